@@ -1,0 +1,31 @@
+//! memplay's engine: the memory systems of small real-time systems (MediaTek's KAL on
+//! Nucleus, AWTK, Huawei LiteOS) simulated over a simulated RAM.
+//!
+//! The engine does no I/O, reads no clock and needs no heap. All allocator metadata lives
+//! in the simulated [`ram::Ram`]; the only way to observe a change is the [`trace`].
+//! Every allocator implements [`allocator::Allocator`].
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod allocator;
+pub mod error;
+pub mod name;
+pub mod ram;
+pub mod trace;
+
+pub mod ctrl_buffer;
+pub mod dynmem;
+pub mod partition;
+pub mod policy_lab;
+pub mod sysmem;
+pub mod tlsf;
+
+pub use allocator::{Allocator, Block, BlockKind, Ctx, Owner, Stats};
+pub use error::{AllocError, ConfigError};
+pub use name::Name;
+pub use ram::{Addr, Fault, Ram, RegionKind, Storage};
+pub use trace::{Event, EventKind, Field, Op, Sink};
