@@ -14,6 +14,7 @@ extern crate alloc;
 pub mod allocator;
 pub mod error;
 pub mod name;
+pub mod prng;
 pub mod ram;
 pub mod trace;
 
