@@ -5,10 +5,12 @@ use std::fmt::Write as _;
 
 use clap::ValueEnum;
 use memplay_engine::ctrl_buffer::CtrlBuffer;
+use memplay_engine::dynmem::DynMem;
 use memplay_engine::partition::PartitionPool;
 use memplay_engine::policy_lab::{FitPolicy, LabConfig, PolicyLab};
 use memplay_engine::prng::Prng;
 use memplay_engine::sysmem::{Area, SystemMemory};
+use memplay_engine::tlsf::{Tlsf, TlsfConfig};
 use memplay_engine::trace::TextSink;
 use memplay_engine::{Addr, AllocError, Allocator, Ctx, Name, Owner, Ram, RegionKind};
 
@@ -23,6 +25,10 @@ pub enum Kind {
     Partition,
     /// MTK control buffers with a small class table, carved from system memory.
     Ctrl,
+    /// LiteOS best-fit dynamic memory (`LOS_MemAlloc`), one list sorted small to large.
+    Dyn,
+    /// Two-level segregated fit, LiteOS's O(1) algorithm.
+    Tlsf,
     /// The free-list policy lab, best fit on an address-ordered list.
     Lab,
 }
@@ -79,6 +85,15 @@ pub fn run(opts: &Options) -> Result<String, AllocError> {
             let table = [(32, 8), (64, 8), (128, 4), (256, 2)];
             let a = CtrlBuffer::new(&mut cx, Name::lit("ctrl"), &mut sys, &table)?;
             demo.workload(a, EXTSRAM, POOL_SIZE, true)
+        }
+        Kind::Dyn => {
+            let a = DynMem::init(&mut demo.cx(), Name::lit("dyn"), EXTSRAM, 1024, 1)?;
+            demo.workload(a, EXTSRAM, 1024, true)
+        }
+        Kind::Tlsf => {
+            let config = TlsfConfig::default();
+            let a = Tlsf::new(&mut demo.cx(), Name::lit("tlsf"), EXTSRAM, 1024, config)?;
+            demo.workload(a, EXTSRAM, 1024, true)
         }
         Kind::Lab => {
             let config = LabConfig {

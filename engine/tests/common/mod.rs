@@ -417,3 +417,36 @@ pub fn run_suite<A: Allocator>(
     }
     total.get()
 }
+
+/// Compares `actual` with `engine/tests/golden/<name>.trace`; with `MEMPLAY_BLESS=1` in the
+/// environment, writes the file instead. A missing file fails with a hint to bless it.
+pub fn assert_golden(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.trace"));
+    if std::env::var_os("MEMPLAY_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, actual).expect("write golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no golden trace at {}; run with MEMPLAY_BLESS=1 to create it",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let line = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(e, a)| e != a)
+            .unwrap_or(expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "trace {name} differs from {} at line {}:\n  expected: {}\n  actual:   {}\n\
+             (if the change is intended, rerun with MEMPLAY_BLESS=1 and review the diff)",
+            path.display(),
+            line + 1,
+            expected.lines().nth(line).unwrap_or("<end>"),
+            actual.lines().nth(line).unwrap_or("<end>"),
+        );
+    }
+}
