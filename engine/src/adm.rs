@@ -1043,11 +1043,15 @@ impl Adm {
             }
             budget -= 1;
             let b = self.read_hdr(cx.ram, at)?;
-            if b.is_general_free() {
-                self.absorb_following(cx, b)?;
-            }
-            at = rd(cx.ram, at.wrapping_add(H_SIZE))?.wrapping_add(at);
-            if at < b.addr || at > self.area_end {
+            let size = if b.is_general_free() {
+                self.absorb_following(cx, b)?
+            } else {
+                b.size
+            };
+            // Merged blocks were read and checked one by one, so the sum stays inside
+            // the area.
+            at = b.addr.wrapping_add(size);
+            if at <= b.addr || at > self.area_end {
                 return Err(AllocError::Inconsistent {
                     at: b.addr,
                     rule: "a block size runs past the area",
@@ -1422,6 +1426,27 @@ impl Adm {
         Ok(())
     }
 
+    /// A block is a real one iff its `prev_phys` block ends where it starts and the
+    /// block after it names it as `prev_phys`.
+    fn check_neighbours<S: Storage>(&self, ram: &Ram<S>, b: &Hdr) -> Result<(), AllocError> {
+        let before_ok = if b.prev_phys == 0 {
+            b.addr == self.area_start
+        } else {
+            let p = self.read_hdr(ram, b.prev_phys)?;
+            p.end() == b.addr
+        };
+        let after_ok =
+            b.end() == self.area_end || rd(ram, b.end().wrapping_add(H_PREV_PHYS))? == b.addr;
+        if before_ok && after_ok {
+            Ok(())
+        } else {
+            Err(AllocError::Inconsistent {
+                at: b.addr,
+                rule: "a listed block does not sit between its physical neighbours",
+            })
+        }
+    }
+
     /// Checks the control block against the configuration.
     fn check_control<S: Storage>(&self, ram: &Ram<S>) -> Result<(), AllocError> {
         self.ensure_pool(ram)?;
@@ -1690,28 +1715,5 @@ impl Allocator for Adm {
             }
         }
         Ok(())
-    }
-}
-
-impl Adm {
-    /// A block is a real one iff its `prev_phys` block ends where it starts and the
-    /// block after it names it as `prev_phys`.
-    fn check_neighbours<S: Storage>(&self, ram: &Ram<S>, b: &Hdr) -> Result<(), AllocError> {
-        let before_ok = if b.prev_phys == 0 {
-            b.addr == self.area_start
-        } else {
-            let p = self.read_hdr(ram, b.prev_phys)?;
-            p.end() == b.addr
-        };
-        let after_ok =
-            b.end() == self.area_end || rd(ram, b.end().wrapping_add(H_PREV_PHYS))? == b.addr;
-        if before_ok && after_ok {
-            Ok(())
-        } else {
-            Err(AllocError::Inconsistent {
-                at: b.addr,
-                rule: "a listed block does not sit between its physical neighbours",
-            })
-        }
     }
 }
