@@ -25,31 +25,15 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 /// count, so every sequence is meaningful whatever happened before.
 #[derive(Clone, Debug)]
 pub enum Step {
-    Alloc {
-        size: u32,
-        owner: u16,
-    },
-    Free {
-        pick: usize,
-    },
-    Realloc {
-        pick: usize,
-        size: u32,
-    },
+    Alloc { size: u32, owner: u16 },
+    Free { pick: usize },
+    Realloc { pick: usize, size: u32 },
     /// Free a block that was freed before and is not live now.
-    FreeAgain {
-        pick: usize,
-    },
+    FreeAgain { pick: usize },
     /// Free an address near a live block (`delta` away from its start).
-    FreeNear {
-        pick: usize,
-        delta: i32,
-    },
+    FreeNear { pick: usize, delta: i32 },
     /// Free an address anywhere: `offset` into the pool, or anywhere at all.
-    FreeWild {
-        offset: u32,
-        anywhere: bool,
-    },
+    FreeWild { offset: u32, anywhere: bool },
 }
 
 /// Sizes weighted toward the small requests real workloads make, with the edge cases in.
@@ -188,11 +172,7 @@ impl<A: Allocator> Harness<A> {
                     && b.addr <= l.addr
                     && l.addr as u64 + l.size as u64 <= b.addr as u64 + b.len as u64
             });
-            prop_assert!(
-                covered,
-                "walk() has no payload span covering live block {:x?}",
-                l
-            );
+            prop_assert!(covered, "walk() has no payload span covering live block {:x?}", l);
         }
 
         let stats = a
@@ -204,12 +184,7 @@ impl<A: Allocator> Harness<A> {
             "capacity must equal used + free + overhead: {:?}",
             stats
         );
-        prop_assert_eq!(
-            stats.blocks as usize,
-            live.len(),
-            "live block count: {:?}",
-            stats
-        );
+        prop_assert_eq!(stats.blocks as usize, live.len(), "live block count: {:?}", stats);
         prop_assert!(stats.largest_free <= stats.free);
         prop_assert!(stats.fragmentation_permille <= 1000);
         Ok(())
@@ -237,9 +212,9 @@ impl Shadow {
                 Ok(addr) => {
                     prop_assert!(size > 0, "alloc(0) must fail, got {addr:#x}");
                     let fill = self.fill_byte();
-                    cx.ram.fill(addr, size, fill).map_err(|f| {
-                        TestCaseError::fail(format!("block {addr:#x}+{size} not in RAM: {f}"))
-                    })?;
+                    cx.ram
+                        .fill(addr, size, fill)
+                        .map_err(|f| TestCaseError::fail(format!("block {addr:#x}+{size} not in RAM: {f}")))?;
                     self.freed.retain(|&a| a != addr);
                     self.live.push(Live { addr, size, fill });
                     Ok(false)
@@ -254,9 +229,9 @@ impl Shadow {
                     return Ok(false);
                 }
                 let block = self.live.swap_remove(pick % self.live.len());
-                allocator.free(cx, block.addr).map_err(|e| {
-                    TestCaseError::fail(format!("free of live {:#x} failed: {e}", block.addr))
-                })?;
+                allocator
+                    .free(cx, block.addr)
+                    .map_err(|e| TestCaseError::fail(format!("free of live {:#x} failed: {e}", block.addr)))?;
                 self.freed.push(block.addr);
                 Ok(false)
             }
@@ -269,19 +244,14 @@ impl Shadow {
                 match allocator.realloc(cx, old.addr, size, Owner(0)) {
                     Ok(addr) => {
                         let kept = old.size.min(size);
-                        let bytes = cx
-                            .ram
-                            .slice(addr, kept)
-                            .map_err(|f| TestCaseError::fail(f.to_string()))?;
+                        let bytes = cx.ram.slice(addr, kept).map_err(|f| TestCaseError::fail(f.to_string()))?;
                         prop_assert!(
                             bytes.iter().all(|&b| b == old.fill),
                             "realloc {:#x}->{addr:#x} lost the first {kept} bytes",
                             old.addr
                         );
                         let fill = self.fill_byte();
-                        cx.ram
-                            .fill(addr, size, fill)
-                            .map_err(|f| TestCaseError::fail(f.to_string()))?;
+                        cx.ram.fill(addr, size, fill).map_err(|f| TestCaseError::fail(f.to_string()))?;
                         if addr != old.addr {
                             self.freed.push(old.addr);
                         }
@@ -312,9 +282,7 @@ impl Shadow {
                 if self.live.is_empty() {
                     return Ok(false);
                 }
-                let addr = self.live[pick % self.live.len()]
-                    .addr
-                    .wrapping_add(delta as u32);
+                let addr = self.live[pick % self.live.len()].addr.wrapping_add(delta as u32);
                 self.free_unknown(allocator, cx, addr)
             }
             Step::FreeWild { offset, anywhere } => {
@@ -329,12 +297,7 @@ impl Shadow {
     }
 
     /// Frees an address that may or may not be a live block.
-    fn free_unknown<A: Allocator>(
-        &mut self,
-        allocator: &mut A,
-        cx: &mut Ctx<'_, Vec<u8>>,
-        addr: Addr,
-    ) -> Result<bool, TestCaseError> {
+    fn free_unknown<A: Allocator>(&mut self, allocator: &mut A, cx: &mut Ctx<'_, Vec<u8>>, addr: Addr) -> Result<bool, TestCaseError> {
         if let Some(i) = self.live.iter().position(|l| l.addr == addr) {
             self.live.swap_remove(i);
             allocator
@@ -347,12 +310,7 @@ impl Shadow {
         }
     }
 
-    fn expect_bad_free<A: Allocator>(
-        &mut self,
-        allocator: &mut A,
-        cx: &mut Ctx<'_, Vec<u8>>,
-        addr: Addr,
-    ) -> Result<bool, TestCaseError> {
+    fn expect_bad_free<A: Allocator>(&mut self, allocator: &mut A, cx: &mut Ctx<'_, Vec<u8>>, addr: Addr) -> Result<bool, TestCaseError> {
         match allocator.free(cx, addr) {
             Ok(()) => Err(TestCaseError::fail(format!(
                 "free of {addr:#x}, which is not a live block, succeeded"
@@ -363,6 +321,7 @@ impl Shadow {
             ))),
         }
     }
+
 }
 
 /// The errors an alloc or realloc may give for a request of `size`.
@@ -379,13 +338,8 @@ fn expect_alloc_error(e: AllocError, size: u32) -> Result<(), TestCaseError> {
 /// A RAM with one external region of `size` bytes at `base`.
 pub fn ram_with(base: Addr, size: u32) -> Ram<Vec<u8>> {
     let mut ram = Ram::new(vec![0u8; size as usize]);
-    ram.add_region(
-        memplay_engine::Name::lit("ram"),
-        RegionKind::External,
-        base,
-        size,
-    )
-    .expect("region fits");
+    ram.add_region(memplay_engine::Name::lit("ram"), RegionKind::External, base, size)
+        .expect("region fits");
     ram
 }
 
