@@ -18,6 +18,8 @@ pub mod prng;
 pub mod ram;
 pub mod trace;
 
+pub mod adm;
+pub mod app_mem;
 pub mod ctrl_buffer;
 pub mod dynmem;
 pub mod partition;

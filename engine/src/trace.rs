@@ -20,6 +20,7 @@
 use core::fmt;
 
 use crate::allocator::Owner;
+use crate::app_mem::AsmEvent;
 use crate::error::AllocError;
 use crate::name::Name;
 use crate::ram::Addr;
@@ -94,6 +95,9 @@ pub enum EventKind {
     Realloc { from: Addr, to: Addr, size: u32 },
     /// An operation failed; nothing else changed after the detail events before it.
     Fault { op: Op, error: AllocError },
+    /// A stage of MTK's application memory: ADM delete, ASM registration, full-pool mode,
+    /// the out-of-memory prompt and the asynchronous stop of an app.
+    Asm(AsmEvent),
 }
 
 /// The operation an error belongs to.
@@ -142,6 +146,10 @@ pub enum Field {
     Pool,
     /// Payload bytes.
     Data,
+    /// The source file of an allocation's call site (an id of its name), when logged.
+    File,
+    /// The source line of an allocation's call site, when logged.
+    Line,
 }
 
 impl Field {
@@ -163,6 +171,8 @@ impl Field {
             Field::Guard => "guard",
             Field::Pool => "pool",
             Field::Data => "data",
+            Field::File => "file",
+            Field::Line => "line",
         }
     }
 }
@@ -186,11 +196,15 @@ impl EventKind {
             EventKind::Free { .. } => "free",
             EventKind::Realloc { .. } => "realloc",
             EventKind::Fault { .. } => "fault",
+            EventKind::Asm(event) => event.word(),
         }
     }
 
     /// True for the summary events that close an operation.
     pub fn is_summary(&self) -> bool {
+        if let EventKind::Asm(event) = self {
+            return event.is_summary();
+        }
         matches!(
             self,
             EventKind::Alloc { .. }
@@ -281,6 +295,7 @@ impl fmt::Display for Event {
                 write!(f, " {op} ")?;
                 error.write_canonical(f)
             }
+            EventKind::Asm(event) => write!(f, " {event}"),
         }
     }
 }
