@@ -60,6 +60,8 @@ pub enum ConfigError {
     TooMany { max: u32 },
     /// No RAM region with that name.
     NoSuchRegion { name: Name },
+    /// The range overlaps memory another pool already manages.
+    Overlaps { addr: Addr, size: u32 },
 }
 
 impl From<Fault> for AllocError {
@@ -199,6 +201,10 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::TooMany { max } => write!(f, "at most {max} are allowed"),
             ConfigError::NoSuchRegion { name } => write!(f, "there is no RAM region named {name}"),
+            ConfigError::Overlaps { addr, size } => write!(
+                f,
+                "{size} bytes at {addr:#010x} overlap memory another pool already manages"
+            ),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod prng;
 pub mod ram;
 pub mod trace;
 
+pub mod awtk;
 pub mod ctrl_buffer;
 pub mod dynmem;
 pub mod partition;

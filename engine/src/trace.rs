@@ -20,6 +20,7 @@
 use core::fmt;
 
 use crate::allocator::Owner;
+use crate::awtk::AwtkEvent;
 use crate::error::AllocError;
 use crate::name::Name;
 use crate::ram::Addr;
@@ -94,6 +95,9 @@ pub enum EventKind {
     Realloc { from: Addr, to: Addr, size: u32 },
     /// An operation failed; nothing else changed after the detail events before it.
     Fault { op: Op, error: AllocError },
+    /// What an AWTK allocator decorator added: a lock taken, a pool hit, a debug record,
+    /// an out-of-memory retry (see [`crate::awtk`]).
+    Awtk(AwtkEvent),
 }
 
 /// The operation an error belongs to.
@@ -142,6 +146,11 @@ pub enum Field {
     Pool,
     /// Payload bytes.
     Data,
+    /// The address of the block a log entry describes (AWTK's debug log).
+    Block,
+    /// A call site: the line, or the function name, of the code that asked (AWTK's
+    /// `func:line`).
+    Site,
 }
 
 impl Field {
@@ -163,6 +172,8 @@ impl Field {
             Field::Guard => "guard",
             Field::Pool => "pool",
             Field::Data => "data",
+            Field::Block => "block",
+            Field::Site => "site",
         }
     }
 }
@@ -186,11 +197,15 @@ impl EventKind {
             EventKind::Free { .. } => "free",
             EventKind::Realloc { .. } => "realloc",
             EventKind::Fault { .. } => "fault",
+            EventKind::Awtk(e) => e.word(),
         }
     }
 
     /// True for the summary events that close an operation.
     pub fn is_summary(&self) -> bool {
+        if let EventKind::Awtk(e) = self {
+            return e.is_summary();
+        }
         matches!(
             self,
             EventKind::Alloc { .. }
@@ -281,6 +296,7 @@ impl fmt::Display for Event {
                 write!(f, " {op} ")?;
                 error.write_canonical(f)
             }
+            EventKind::Awtk(e) => write!(f, " {e}"),
         }
     }
 }
