@@ -39,6 +39,9 @@ pub enum AllocError {
     Bus(Fault),
     /// The pool could not be created as configured.
     Config(ConfigError),
+    /// A non-recursive lock (the mutex word at `at`) was taken again while held: on the
+    /// real system the thread would wait for itself forever (AWTK's `lock(oom(...))`).
+    Deadlock { at: Addr },
 }
 
 /// Why a pool's configuration is refused.
@@ -60,7 +63,7 @@ pub enum ConfigError {
     TooMany { max: u32 },
     /// No RAM region with that name.
     NoSuchRegion { name: Name },
-    /// The memory given overlaps memory the pool already manages or was given.
+    /// The range overlaps memory that a pool already manages or was given.
     Overlaps { addr: Addr, size: u32 },
 }
 
@@ -91,6 +94,7 @@ impl AllocError {
             AllocError::Unsupported => "Unsupported",
             AllocError::Bus(_) => "BusFault",
             AllocError::Config(_) => "Config",
+            AllocError::Deadlock { .. } => "Deadlock",
         }
     }
 
@@ -127,6 +131,7 @@ impl AllocError {
                 write!(f, " addr={addr:#010x} len={len}")
             }
             AllocError::Config(c) => write!(f, " reason=\"{c}\""),
+            AllocError::Deadlock { at } => write!(f, " at={at:#010x}"),
         }
     }
 }
@@ -173,6 +178,10 @@ impl fmt::Display for AllocError {
             AllocError::Unsupported => f.write_str("this allocator does not offer that operation"),
             AllocError::Bus(fault) => write!(f, "bus fault while reading metadata: {fault}"),
             AllocError::Config(c) => write!(f, "bad configuration: {c}"),
+            AllocError::Deadlock { at } => write!(
+                f,
+                "deadlock: the mutex at {at:#010x} is taken again by the thread that holds it"
+            ),
         }
     }
 }
@@ -203,7 +212,7 @@ impl fmt::Display for ConfigError {
             ConfigError::NoSuchRegion { name } => write!(f, "there is no RAM region named {name}"),
             ConfigError::Overlaps { addr, size } => write!(
                 f,
-                "{size} bytes at {addr:#010x} overlap memory the pool already manages"
+                "{size} bytes at {addr:#010x} overlap memory that is already managed"
             ),
         }
     }

@@ -20,6 +20,7 @@ pub mod trace;
 
 pub mod adm;
 pub mod app_mem;
+pub mod awtk;
 pub mod ctrl_buffer;
 pub mod dynmem;
 pub mod partition;

@@ -21,6 +21,7 @@ use core::fmt;
 
 use crate::allocator::Owner;
 use crate::app_mem::AsmEvent;
+use crate::awtk::AwtkEvent;
 use crate::error::AllocError;
 use crate::name::Name;
 use crate::ram::Addr;
@@ -98,6 +99,9 @@ pub enum EventKind {
     /// A stage of MTK's application memory: ADM delete, ASM registration, full-pool mode,
     /// the out-of-memory prompt and the asynchronous stop of an app.
     Asm(AsmEvent),
+    /// What an AWTK allocator decorator added: a lock taken, a pool hit, a debug record,
+    /// an out-of-memory retry (see [`crate::awtk`]).
+    Awtk(AwtkEvent),
 }
 
 /// The operation an error belongs to.
@@ -150,6 +154,11 @@ pub enum Field {
     File,
     /// The source line of an allocation's call site, when logged.
     Line,
+    /// The address of the block a log entry describes (AWTK's debug log).
+    Block,
+    /// A call site: the line, or the function name, of the code that asked (AWTK's
+    /// `func:line`).
+    Site,
 }
 
 impl Field {
@@ -173,6 +182,8 @@ impl Field {
             Field::Data => "data",
             Field::File => "file",
             Field::Line => "line",
+            Field::Block => "block",
+            Field::Site => "site",
         }
     }
 }
@@ -197,23 +208,25 @@ impl EventKind {
             EventKind::Realloc { .. } => "realloc",
             EventKind::Fault { .. } => "fault",
             EventKind::Asm(event) => event.word(),
+            EventKind::Awtk(e) => e.word(),
         }
     }
 
     /// True for the summary events that close an operation.
     pub fn is_summary(&self) -> bool {
-        if let EventKind::Asm(event) = self {
-            return event.is_summary();
+        match self {
+            EventKind::Asm(event) => event.is_summary(),
+            EventKind::Awtk(event) => event.is_summary(),
+            _ => matches!(
+                self,
+                EventKind::Alloc { .. }
+                    | EventKind::Free { .. }
+                    | EventKind::Realloc { .. }
+                    | EventKind::Fault { .. }
+                    | EventKind::Init { .. }
+                    | EventKind::Carve { .. }
+            ),
         }
-        matches!(
-            self,
-            EventKind::Alloc { .. }
-                | EventKind::Free { .. }
-                | EventKind::Realloc { .. }
-                | EventKind::Fault { .. }
-                | EventKind::Init { .. }
-                | EventKind::Carve { .. }
-        )
     }
 }
 
@@ -296,6 +309,7 @@ impl fmt::Display for Event {
                 error.write_canonical(f)
             }
             EventKind::Asm(event) => write!(f, " {event}"),
+            EventKind::Awtk(e) => write!(f, " {e}"),
         }
     }
 }
