@@ -16,10 +16,12 @@ pub mod error;
 pub mod name;
 pub mod prng;
 pub mod ram;
+pub mod script;
 pub mod trace;
 
 pub mod ctrl_buffer;
 pub mod dynmem;
+pub mod machine;
 pub mod partition;
 pub mod policy_lab;
 pub mod sysmem;

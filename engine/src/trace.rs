@@ -21,6 +21,7 @@ use core::fmt;
 
 use crate::allocator::Owner;
 use crate::error::AllocError;
+use crate::machine::MachineEvent;
 use crate::name::Name;
 use crate::ram::Addr;
 
@@ -94,6 +95,8 @@ pub enum EventKind {
     Realloc { from: Addr, to: Addr, size: u32 },
     /// An operation failed; nothing else changed after the detail events before it.
     Fault { op: Op, error: AllocError },
+    /// The machine's clock or PRNG changed (`clock.tick`, `prng.seed`).
+    Machine(MachineEvent),
 }
 
 /// The operation an error belongs to.
@@ -186,6 +189,7 @@ impl EventKind {
             EventKind::Free { .. } => "free",
             EventKind::Realloc { .. } => "realloc",
             EventKind::Fault { .. } => "fault",
+            EventKind::Machine(e) => e.word(),
         }
     }
 
@@ -199,6 +203,7 @@ impl EventKind {
                 | EventKind::Fault { .. }
                 | EventKind::Init { .. }
                 | EventKind::Carve { .. }
+                | EventKind::Machine(_)
         )
     }
 }
@@ -281,6 +286,7 @@ impl fmt::Display for Event {
                 write!(f, " {op} ")?;
                 error.write_canonical(f)
             }
+            EventKind::Machine(e) => write!(f, "{e}"),
         }
     }
 }
