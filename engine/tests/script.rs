@@ -787,7 +787,7 @@ fn valid_scripts() -> Vec<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
     fn random_text_never_panics(text in "\\PC{0,200}") {
@@ -827,4 +827,20 @@ proptest! {
         }
         survive(&text);
     }
+}
+
+#[test]
+fn the_reference_page_examples_run() {
+    let page =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/script.md")).unwrap();
+    let mut examples = 0;
+    let mut rest = page.as_str();
+    while let Some(start) = rest.find("```mem\n") {
+        let body = &rest[start + 7..];
+        let end = body.find("```").unwrap();
+        run(&body[..end]);
+        examples += 1;
+        rest = &body[end + 3..];
+    }
+    assert!(examples >= 2);
 }
