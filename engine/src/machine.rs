@@ -736,9 +736,11 @@ impl<S: Storage> Core<S> {
                 let (value, fault) = self.call(pool, call, text, line, sink)?;
                 step.value = value;
                 step.fault = fault;
-                if let (Some(dest), Some(value)) = (dest, value) {
+                // A destination always gets a value, so a name the check saw assigned
+                // exists at run time: 0 when the operation produced none.
+                if let Some(dest) = dest {
                     self.vars
-                        .set(dest.name, value)
+                        .set(dest.name, value.unwrap_or(0))
                         .map_err(|k| error(dest.span, k))?;
                 }
             }
@@ -1215,15 +1217,14 @@ impl<S: Storage> Env for Core<S> {
     }
 
     fn similar_pool(&self, word: &str) -> Option<Name> {
-        let names = self.pools.iter().flatten().map(|p| p.name());
-        let mut found = None;
-        for name in names {
-            if crate::script::errors::closest(word, [name.as_str()]).is_some() {
-                found = Some(name);
-                break;
-            }
+        let mut names = [Name::lit("_"); MAX_POOLS];
+        for (slot, pool) in names.iter_mut().zip(self.pools.iter().flatten()) {
+            *slot = pool.name();
         }
-        found
+        let count = self.pools.iter().flatten().count();
+        let known = names.iter().take(count).map(|n| n.as_str());
+        let found = crate::script::errors::closest(word, known)?;
+        Name::new(found).ok()
     }
 
     fn region(&self, name: &str) -> bool {

@@ -844,3 +844,11 @@ fn the_reference_page_examples_run() {
     }
     assert!(examples >= 2);
 }
+
+#[test]
+fn a_destination_is_always_assigned() {
+    let (m, _) = run(
+        "ram r 0x1000 4K\nlab h 1K\nx = h.free any\ny = h.free 0x1004\nexpect fault DoubleFree\n",
+    );
+    assert_eq!((m.var("x"), m.var("y")), (Some(0), Some(0)));
+}
