@@ -16,6 +16,7 @@ pub mod error;
 pub mod name;
 pub mod prng;
 pub mod ram;
+pub mod script;
 pub mod trace;
 
 pub mod adm;
@@ -23,6 +24,7 @@ pub mod app_mem;
 pub mod awtk;
 pub mod ctrl_buffer;
 pub mod dynmem;
+pub mod machine;
 pub mod partition;
 pub mod policy_lab;
 pub mod sysmem;

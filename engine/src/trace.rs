@@ -23,6 +23,7 @@ use crate::allocator::Owner;
 use crate::app_mem::AsmEvent;
 use crate::awtk::AwtkEvent;
 use crate::error::AllocError;
+use crate::machine::MachineEvent;
 use crate::name::Name;
 use crate::ram::Addr;
 
@@ -102,6 +103,8 @@ pub enum EventKind {
     /// What an AWTK allocator decorator added: a lock taken, a pool hit, a debug record,
     /// an out-of-memory retry (see [`crate::awtk`]).
     Awtk(AwtkEvent),
+    /// The machine's clock or PRNG changed (`clock.tick`, `prng.seed`).
+    Machine(MachineEvent),
 }
 
 /// The operation an error belongs to.
@@ -209,6 +212,7 @@ impl EventKind {
             EventKind::Fault { .. } => "fault",
             EventKind::Asm(event) => event.word(),
             EventKind::Awtk(e) => e.word(),
+            EventKind::Machine(e) => e.word(),
         }
     }
 
@@ -217,6 +221,7 @@ impl EventKind {
         match self {
             EventKind::Asm(event) => event.is_summary(),
             EventKind::Awtk(event) => event.is_summary(),
+            EventKind::Machine(_) => true,
             _ => matches!(
                 self,
                 EventKind::Alloc { .. }
@@ -310,6 +315,7 @@ impl fmt::Display for Event {
             }
             EventKind::Asm(event) => write!(f, " {event}"),
             EventKind::Awtk(e) => write!(f, " {e}"),
+            EventKind::Machine(e) => write!(f, "{e}"),
         }
     }
 }
