@@ -60,6 +60,10 @@ pub enum ConfigError {
     TooMany { max: u32 },
     /// No RAM region with that name.
     NoSuchRegion { name: Name },
+    /// `addr` must be a multiple of `align` (a page, a 1 MiB section).
+    Misaligned { addr: Addr, align: u32 },
+    /// The range of `size` bytes at `addr` overlaps (or comes before) another range.
+    Overlaps { addr: Addr, size: u32 },
 }
 
 impl From<Fault> for AllocError {
@@ -199,6 +203,13 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::TooMany { max } => write!(f, "at most {max} are allowed"),
             ConfigError::NoSuchRegion { name } => write!(f, "there is no RAM region named {name}"),
+            ConfigError::Misaligned { addr, align } => {
+                write!(f, "{addr:#010x} is not a multiple of {align}")
+            }
+            ConfigError::Overlaps { addr, size } => write!(
+                f,
+                "the {size} bytes at {addr:#010x} overlap or come before another range"
+            ),
         }
     }
 }

@@ -94,6 +94,10 @@ pub enum EventKind {
     Realloc { from: Addr, to: Addr, size: u32 },
     /// An operation failed; nothing else changed after the detail events before it.
     Fault { op: Op, error: AllocError },
+    /// Physical pages: segments, the page array, LRU moves, write-back (`pages.rs`).
+    Page(crate::pages::PageEvent),
+    /// Virtual memory: spaces, regions, page-table walks, page faults (`vm.rs`).
+    Vm(crate::vm::VmEvent),
 }
 
 /// The operation an error belongs to.
@@ -142,6 +146,18 @@ pub enum Field {
     Pool,
     /// Payload bytes.
     Data,
+    /// A buddy block's order (LiteOS packs segment id and page count into the same word).
+    Order,
+    /// A page's reference count.
+    RefCount,
+    /// A page's physical address.
+    PhysAddr,
+    /// A page-table entry (L1 or L2), or a pointer to one.
+    Pte,
+    /// A base address: of a segment, an address space, a region, a translation table.
+    Base,
+    /// A slot of an ordered index (the region lookup table of an address space).
+    Index,
 }
 
 impl Field {
@@ -163,6 +179,12 @@ impl Field {
             Field::Guard => "guard",
             Field::Pool => "pool",
             Field::Data => "data",
+            Field::Order => "order",
+            Field::RefCount => "refs",
+            Field::PhysAddr => "phys",
+            Field::Pte => "pte",
+            Field::Base => "base",
+            Field::Index => "index",
         }
     }
 }
@@ -186,6 +208,8 @@ impl EventKind {
             EventKind::Free { .. } => "free",
             EventKind::Realloc { .. } => "realloc",
             EventKind::Fault { .. } => "fault",
+            EventKind::Page(e) => e.word(),
+            EventKind::Vm(e) => e.word(),
         }
     }
 
@@ -199,7 +223,11 @@ impl EventKind {
                 | EventKind::Fault { .. }
                 | EventKind::Init { .. }
                 | EventKind::Carve { .. }
-        )
+        ) || match self {
+            EventKind::Page(e) => e.is_summary(),
+            EventKind::Vm(e) => e.is_summary(),
+            _ => false,
+        }
     }
 }
 
@@ -281,6 +309,8 @@ impl fmt::Display for Event {
                 write!(f, " {op} ")?;
                 error.write_canonical(f)
             }
+            EventKind::Page(e) => write!(f, " {e}"),
+            EventKind::Vm(e) => write!(f, " {e}"),
         }
     }
 }
