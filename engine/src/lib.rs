@@ -30,6 +30,9 @@ pub mod policy_lab;
 pub mod sysmem;
 pub mod tlsf;
 
+pub mod pages;
+pub mod vm;
+
 pub use allocator::{Allocator, Block, BlockKind, Ctx, Owner, Stats};
 pub use error::{AllocError, ConfigError};
 pub use name::Name;

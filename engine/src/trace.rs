@@ -105,6 +105,10 @@ pub enum EventKind {
     Awtk(AwtkEvent),
     /// The machine's clock or PRNG changed (`clock.tick`, `prng.seed`).
     Machine(MachineEvent),
+    /// Physical pages: segments, the page array, LRU moves, write-back (`pages.rs`).
+    Page(crate::pages::PageEvent),
+    /// Virtual memory: spaces, regions, page-table walks, page faults (`vm.rs`).
+    Vm(crate::vm::VmEvent),
 }
 
 /// The operation an error belongs to.
@@ -162,6 +166,18 @@ pub enum Field {
     /// A call site: the line, or the function name, of the code that asked (AWTK's
     /// `func:line`).
     Site,
+    /// A buddy block's order (LiteOS packs segment id and page count into the same word).
+    Order,
+    /// A page's reference count.
+    RefCount,
+    /// A page's physical address.
+    PhysAddr,
+    /// A page-table entry (L1 or L2), or a pointer to one.
+    Pte,
+    /// A base address: of a segment, an address space, a region, a translation table.
+    Base,
+    /// A slot of an ordered index (the region lookup table of an address space).
+    Index,
 }
 
 impl Field {
@@ -187,6 +203,12 @@ impl Field {
             Field::Line => "line",
             Field::Block => "block",
             Field::Site => "site",
+            Field::Order => "order",
+            Field::RefCount => "refs",
+            Field::PhysAddr => "phys",
+            Field::Pte => "pte",
+            Field::Base => "base",
+            Field::Index => "index",
         }
     }
 }
@@ -213,6 +235,8 @@ impl EventKind {
             EventKind::Asm(event) => event.word(),
             EventKind::Awtk(e) => e.word(),
             EventKind::Machine(e) => e.word(),
+            EventKind::Page(e) => e.word(),
+            EventKind::Vm(e) => e.word(),
         }
     }
 
@@ -222,6 +246,8 @@ impl EventKind {
             EventKind::Asm(event) => event.is_summary(),
             EventKind::Awtk(event) => event.is_summary(),
             EventKind::Machine(_) => true,
+            EventKind::Page(e) => e.is_summary(),
+            EventKind::Vm(e) => e.is_summary(),
             _ => matches!(
                 self,
                 EventKind::Alloc { .. }
@@ -316,6 +342,8 @@ impl fmt::Display for Event {
             EventKind::Asm(event) => write!(f, " {event}"),
             EventKind::Awtk(e) => write!(f, " {e}"),
             EventKind::Machine(e) => write!(f, "{e}"),
+            EventKind::Page(e) => write!(f, " {e}"),
+            EventKind::Vm(e) => write!(f, " {e}"),
         }
     }
 }
