@@ -20,9 +20,11 @@ pub mod trace;
 
 pub mod ctrl_buffer;
 pub mod dynmem;
+pub mod evshed;
 pub mod partition;
 pub mod policy_lab;
 pub mod sysmem;
+pub mod task;
 pub mod tlsf;
 
 pub use allocator::{Allocator, Block, BlockKind, Ctx, Owner, Stats};

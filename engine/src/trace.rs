@@ -21,8 +21,10 @@ use core::fmt;
 
 use crate::allocator::Owner;
 use crate::error::AllocError;
+use crate::evshed::TimerEvent;
 use crate::name::Name;
 use crate::ram::Addr;
+use crate::task::TaskEvent;
 
 /// One observable change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +96,10 @@ pub enum EventKind {
     Realloc { from: Addr, to: Addr, size: u32 },
     /// An operation failed; nothing else changed after the detail events before it.
     Fault { op: Op, error: AllocError },
+    /// A task-system change: boot, a message queued or handled, a handler run, a fault.
+    Task(TaskEvent),
+    /// An event-scheduler or MMI-timer change: an event set, cancelled or fired.
+    Timer(TimerEvent),
 }
 
 /// The operation an error belongs to.
@@ -142,6 +148,24 @@ pub enum Field {
     Pool,
     /// Payload bytes.
     Data,
+    /// A state word: a task's state, the hardware timer's state, a boot phase.
+    State,
+    /// A task's priority.
+    Priority,
+    /// An identifier: a task id, an event id.
+    Id,
+    /// An absolute expiry tick.
+    Expiry,
+    /// A callback (handler) id.
+    Callback,
+    /// The virtual clock.
+    Clock,
+    /// A task's stack (its base address, or the bytes a handler used).
+    Stack,
+    /// The address of a message queue.
+    Queue,
+    /// An MMI timer id.
+    Timer,
 }
 
 impl Field {
@@ -163,6 +187,15 @@ impl Field {
             Field::Guard => "guard",
             Field::Pool => "pool",
             Field::Data => "data",
+            Field::State => "state",
+            Field::Priority => "priority",
+            Field::Id => "id",
+            Field::Expiry => "expiry",
+            Field::Callback => "callback",
+            Field::Clock => "clock",
+            Field::Stack => "stack",
+            Field::Queue => "queue",
+            Field::Timer => "timer",
         }
     }
 }
@@ -186,11 +219,18 @@ impl EventKind {
             EventKind::Free { .. } => "free",
             EventKind::Realloc { .. } => "realloc",
             EventKind::Fault { .. } => "fault",
+            EventKind::Task(e) => e.word(),
+            EventKind::Timer(e) => e.word(),
         }
     }
 
     /// True for the summary events that close an operation.
     pub fn is_summary(&self) -> bool {
+        match self {
+            EventKind::Task(e) => return e.is_summary(),
+            EventKind::Timer(e) => return e.is_summary(),
+            _ => {}
+        }
         matches!(
             self,
             EventKind::Alloc { .. }
@@ -281,6 +321,8 @@ impl fmt::Display for Event {
                 write!(f, " {op} ")?;
                 error.write_canonical(f)
             }
+            EventKind::Task(e) => write!(f, " {e}"),
+            EventKind::Timer(e) => write!(f, " {e}"),
         }
     }
 }
