@@ -24,10 +24,12 @@ pub mod app_mem;
 pub mod awtk;
 pub mod ctrl_buffer;
 pub mod dynmem;
+pub mod evshed;
 pub mod machine;
 pub mod partition;
 pub mod policy_lab;
 pub mod sysmem;
+pub mod task;
 pub mod tlsf;
 
 pub mod pages;

@@ -23,9 +23,11 @@ use crate::allocator::Owner;
 use crate::app_mem::AsmEvent;
 use crate::awtk::AwtkEvent;
 use crate::error::AllocError;
+use crate::evshed::TimerEvent;
 use crate::machine::MachineEvent;
 use crate::name::Name;
 use crate::ram::Addr;
+use crate::task::TaskEvent;
 
 /// One observable change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +111,10 @@ pub enum EventKind {
     Page(crate::pages::PageEvent),
     /// Virtual memory: spaces, regions, page-table walks, page faults (`vm.rs`).
     Vm(crate::vm::VmEvent),
+    /// A task-system change: boot, a message queued or handled, a handler run, a fault.
+    Task(TaskEvent),
+    /// An event-scheduler or MMI-timer change: an event set, cancelled or fired.
+    Timer(TimerEvent),
 }
 
 /// The operation an error belongs to.
@@ -178,6 +184,24 @@ pub enum Field {
     Base,
     /// A slot of an ordered index (the region lookup table of an address space).
     Index,
+    /// A state word: a task's state, the hardware timer's state, a boot phase.
+    State,
+    /// A task's priority.
+    Priority,
+    /// An identifier: a task id, an event id.
+    Id,
+    /// An absolute expiry tick.
+    Expiry,
+    /// A callback (handler) id.
+    Callback,
+    /// The virtual clock.
+    Clock,
+    /// A task's stack (its base address, or the bytes a handler used).
+    Stack,
+    /// The address of a message queue.
+    Queue,
+    /// An MMI timer id.
+    Timer,
 }
 
 impl Field {
@@ -209,6 +233,15 @@ impl Field {
             Field::Pte => "pte",
             Field::Base => "base",
             Field::Index => "index",
+            Field::State => "state",
+            Field::Priority => "priority",
+            Field::Id => "id",
+            Field::Expiry => "expiry",
+            Field::Callback => "callback",
+            Field::Clock => "clock",
+            Field::Stack => "stack",
+            Field::Queue => "queue",
+            Field::Timer => "timer",
         }
     }
 }
@@ -237,6 +270,8 @@ impl EventKind {
             EventKind::Machine(e) => e.word(),
             EventKind::Page(e) => e.word(),
             EventKind::Vm(e) => e.word(),
+            EventKind::Task(e) => e.word(),
+            EventKind::Timer(e) => e.word(),
         }
     }
 
@@ -248,6 +283,8 @@ impl EventKind {
             EventKind::Machine(_) => true,
             EventKind::Page(e) => e.is_summary(),
             EventKind::Vm(e) => e.is_summary(),
+            EventKind::Task(e) => e.is_summary(),
+            EventKind::Timer(e) => e.is_summary(),
             _ => matches!(
                 self,
                 EventKind::Alloc { .. }
@@ -344,6 +381,8 @@ impl fmt::Display for Event {
             EventKind::Machine(e) => write!(f, "{e}"),
             EventKind::Page(e) => write!(f, " {e}"),
             EventKind::Vm(e) => write!(f, " {e}"),
+            EventKind::Task(e) => write!(f, " {e}"),
+            EventKind::Timer(e) => write!(f, " {e}"),
         }
     }
 }
