@@ -1,0 +1,21 @@
+//! memplay in the browser: the playground. Step through a script or a lesson, forward and
+//! back, and watch the simulated RAM change.
+//!
+//! Layout follows Yew's function_todomvc example: [`state`] owns the model and its reducer
+//! and [`session`] the engine side (both plain Rust, tested on the host); [`view`] holds
+//! components that get plain data and callbacks; [`app`] lays them out and owns the side
+//! effects.
+
+pub mod app;
+pub mod i18n;
+pub mod lessons;
+pub mod mapmodel;
+pub mod markdown;
+pub mod panic;
+pub mod session;
+pub mod share;
+pub mod state;
+pub mod storage;
+pub mod view;
+
+pub use app::{start, App};

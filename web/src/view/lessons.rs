@@ -1,0 +1,132 @@
+//! The lesson list with progress marks, and the open lesson's text.
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use web_sys::{Element, HtmlElement};
+use yew::prelude::*;
+
+use crate::i18n::Lang;
+use crate::lessons::{self, Entry};
+use crate::markdown;
+use crate::state::Action;
+
+#[derive(Properties, PartialEq)]
+pub struct LessonListProps {
+    pub lang: Lang,
+    pub current: Option<String>,
+    pub done: Rc<BTreeSet<String>>,
+    /// Asks the app to open a lesson (it looks up the learner's saved edit).
+    pub on_open: Callback<String>,
+    pub on_scratch: Callback<()>,
+}
+
+#[function_component(LessonList)]
+pub fn lesson_list(props: &LessonListProps) -> Html {
+    let t = props.lang.text();
+    let item = |entry: &'static Entry| {
+        let lesson = entry.get(props.lang);
+        let id = entry.id.clone();
+        let onclick = {
+            let on_open = props.on_open.clone();
+            let id = id.clone();
+            Callback::from(move |_: MouseEvent| on_open.emit(id.clone()))
+        };
+        let done = props.done.contains(&id);
+        let current = props.current.as_deref() == Some(id.as_str());
+        html! {
+            <li class={classes!(current.then_some("current"), done.then_some("done"))}>
+                <button {onclick} data-testid={format!("lesson-{id}")} title={lesson.summary.clone()}
+                        aria-current={current.then_some("true")}>
+                    <span class="order">{ lesson.order }</span>
+                    <span class="title">{ &lesson.title }</span>
+                    <span class="mark" aria-label={t.done}>{ if done { "✓" } else { "" } }</span>
+                </button>
+            </li>
+        }
+    };
+    let on_scratch = {
+        let cb = props.on_scratch.clone();
+        Callback::from(move |_: MouseEvent| cb.emit(()))
+    };
+    html! {
+        <nav class="lesson-list" aria-label={t.lessons}>
+            <ol>
+                { for lessons::all().iter().map(item) }
+                <li class={classes!(props.current.is_none().then_some("current"))}>
+                    <button onclick={on_scratch} data-testid="scratch">
+                        <span class="order">{ "✎" }</span>
+                        <span class="title">{ t.playground }</span>
+                        <span class="mark"></span>
+                    </button>
+                </li>
+            </ol>
+        </nav>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct LessonTextProps {
+    pub lang: Lang,
+    pub id: String,
+    pub edited: bool,
+    pub on_action: Callback<Action>,
+}
+
+/// The lesson's Markdown. A click on a `#step-N` link shows step N; a click on a script
+/// block opens it in the editor.
+#[function_component(LessonText)]
+pub fn lesson_text(props: &LessonTextProps) -> Html {
+    let t = props.lang.text();
+    let Some(entry) = lessons::find(&props.id) else {
+        return html! {};
+    };
+    let lesson = entry.get(props.lang);
+    let html = use_memo((props.id.clone(), props.lang), |_| {
+        markdown::to_html(&lesson.body_markdown)
+    });
+    let onclick = {
+        let on_action = props.on_action.clone();
+        Callback::from(move |e: MouseEvent| {
+            let Some(target) = e.target_dyn_into::<Element>() else {
+                return;
+            };
+            if let Ok(Some(link)) = target.closest("a[href]") {
+                let href = link.get_attribute("href").unwrap_or_default();
+                if let Some(step) = markdown::step_link(&href) {
+                    e.prevent_default();
+                    on_action.emit(Action::Seek(step));
+                }
+                return;
+            }
+            if let Ok(Some(code)) = target.closest("pre > code.language-mem") {
+                if let Ok(code) = code.dyn_into::<HtmlElement>() {
+                    on_action.emit(Action::Edit(code.inner_text()));
+                }
+            }
+        })
+    };
+    let reset = {
+        let on_action = props.on_action.clone();
+        Callback::from(move |_: MouseEvent| on_action.emit(Action::ResetScript))
+    };
+    html! {
+        <article class="lesson" data-testid="lesson-text">
+            <header>
+                <h2>{ &lesson.title }</h2>
+                <p class="summary">{ &lesson.summary }</p>
+                <div class="lesson-actions">
+                    if props.edited {
+                        <span class="badge">{ t.edited }</span>
+                    }
+                    <button data-testid="reset-script" onclick={reset} disabled={!props.edited}>
+                        { t.reset_script }
+                    </button>
+                </div>
+            </header>
+            <div class="prose" {onclick}>{ Html::from_html_unchecked(AttrValue::from((*html).clone())) }</div>
+        </article>
+    }
+}
+
+use wasm_bindgen::JsCast;
