@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use gloo_events::EventListener;
+use gloo_events::{EventListener, EventListenerOptions};
 use gloo_timers::callback::Interval;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlInputElement, KeyboardEvent};
@@ -181,7 +181,8 @@ pub fn app() -> Html {
             let document = web_sys::window().and_then(|w| w.document());
             let keys = document.as_ref().map(|doc| {
                 let dispatch = dispatch.clone();
-                EventListener::new(doc, "keydown", move |e| {
+                let options = EventListenerOptions::enable_prevent_default();
+                EventListener::new_with_options(doc, "keydown", options, move |e| {
                     let Some(e) = e.dyn_ref::<KeyboardEvent>() else {
                         return;
                     };
@@ -301,7 +302,7 @@ pub fn app() -> Html {
                 </div>
                 <div class="tools">
                     <button data-testid="share" onclick={toggle_share}
-                            class={classes!(state.sharing.then_some("on"))}>{ "🔗 " }{ t.share }</button>
+                            class={classes!(state.sharing.then_some("on"))}>{ t.share }</button>
                     <div class="lang" role="group" aria-label="language">
                         <button data-testid="lang-en" class={classes!((state.lang == Lang::En).then_some("on"))}
                                 onclick={set_lang(Lang::En)}>{ "English" }</button>

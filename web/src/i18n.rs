@@ -68,6 +68,7 @@ pub struct Text {
     pub expect_failed: &'static str,
     pub shortcuts: &'static str,
     pub no_regions: &'static str,
+    pub no_pool: &'static str,
     pub showing: &'static str,
     pub fields: &'static str,
     pub corrupted: &'static str,
@@ -116,6 +117,7 @@ pub static EN: Text = Text {
     expect_failed: "An expectation failed",
     shortcuts: "→ step · ← back · space play/pause · Home reset · End run to end",
     no_regions: "No RAM yet: a `ram` line declares a region.",
+    no_pool: "no pool in this region yet",
     showing: "showing",
     fields: "Header fields",
     corrupted: "corrupted",
@@ -164,6 +166,7 @@ pub static ZH: Text = Text {
     expect_failed: "预期未满足",
     shortcuts: "→ 单步 · ← 后退 · 空格 播放/暂停 · Home 重置 · End 运行到底",
     no_regions: "还没有内存：用 `ram` 语句声明一个区域。",
+    no_pool: "这个区域里还没有内存池",
     showing: "显示",
     fields: "块头字段",
     corrupted: "已损坏",
@@ -278,10 +281,18 @@ pub fn phrase(lang: Lang, event: &Event) -> Option<String> {
             block,
             owner,
         } => {
-            if zh {
-                format!("分配 {size} 字节于 {addr:#010x}（整块 {block} 字节，所有者 {owner}）")
-            } else {
-                format!("handed out {size} bytes at {addr:#010x} ({block}-byte block, owner {owner})")
+            let none = owner == memplay_engine::allocator::Owner::NONE;
+            match (zh, none) {
+                (true, true) => format!("分配 {size} 字节于 {addr:#010x}（整块 {block} 字节）"),
+                (true, false) => {
+                    format!("分配 {size} 字节于 {addr:#010x}（整块 {block} 字节，所有者 {owner}）")
+                }
+                (false, true) => {
+                    format!("handed out {size} bytes at {addr:#010x} ({block}-byte block)")
+                }
+                (false, false) => format!(
+                    "handed out {size} bytes at {addr:#010x} ({block}-byte block, owner {owner})"
+                ),
             }
         }
         EventKind::Free { addr, block, .. } => {

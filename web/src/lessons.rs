@@ -22,6 +22,8 @@ pub struct Lesson {
     pub main_script: String,
     /// Everything after the front matter.
     pub body_markdown: String,
+    /// The body rendered at build time (safe HTML, see `markdown.rs`).
+    pub body_html: &'static str,
 }
 
 /// A lesson in every language.
@@ -53,9 +55,11 @@ pub fn all() -> &'static [Entry] {
     ALL.get_or_init(|| {
         let mut out: Vec<Entry> = LESSON_FILES
             .iter()
-            .filter_map(|(_, en, zh)| {
-                let en = parse(en)?;
-                let zh = parse(zh)?;
+            .filter_map(|(_, en, zh, en_html, zh_html)| {
+                let mut en = parse(en)?;
+                let mut zh = parse(zh)?;
+                en.body_html = en_html;
+                zh.body_html = zh_html;
                 Some(Entry {
                     id: en.id.clone(),
                     en,
@@ -87,6 +91,7 @@ pub fn parse(text: &str) -> Option<Lesson> {
         summary: String::new(),
         main_script: String::new(),
         body_markdown: body.to_string(),
+        body_html: "",
     };
     for line in front.lines() {
         let Some((key, value)) = line.split_once(':') else {
@@ -130,6 +135,11 @@ fn first_script(body: &str) -> Option<String> {
     None
 }
 
+/// The step a `#step-N` link points at.
+pub fn step_link(href: &str) -> Option<u32> {
+    href.rsplit('#').next()?.strip_prefix("step-")?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +154,8 @@ mod tests {
                 let lesson = entry.get(lang);
                 assert_eq!(lesson.id, entry.id);
                 assert!(!lesson.title.is_empty());
+                assert!(lesson.body_html.contains("language-mem"));
+                assert_eq!(lesson.body_html, crate::markdown::to_html(&lesson.body_markdown));
                 let t = Timeline::build(&lesson.main_script, MAX_STEPS).unwrap();
                 assert!(t.total > 0);
                 assert!(t.halt.is_none(), "{}: {:?}", entry.id, t.halt);

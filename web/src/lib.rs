@@ -10,7 +10,9 @@ pub mod app;
 pub mod i18n;
 pub mod lessons;
 pub mod mapmodel;
-pub mod markdown;
+/// Used by build.rs; compiled here for its tests.
+#[cfg(test)]
+mod markdown;
 pub mod panic;
 pub mod session;
 pub mod share;

@@ -1,4 +1,5 @@
-//! Lesson Markdown to HTML with pulldown-cmark. Lesson text is escaped like any user text:
+//! Lesson Markdown to HTML with pulldown-cmark, run by build.rs at build time (and by the
+//! host tests). Lesson text is escaped like any user text:
 //! raw HTML in the Markdown is shown as text, never injected; links go only to `http(s)`,
 //! `mailto` or in-page anchors (`#step-N` steps the playground); images become their alt
 //! text (the page loads nothing from elsewhere).
@@ -50,11 +51,6 @@ fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
     }
 }
 
-/// The step a `#step-N` link points at.
-pub fn step_link(href: &str) -> Option<u32> {
-    href.rsplit('#').next()?.strip_prefix("step-")?.parse().ok()
-}
-
 
 #[cfg(test)]
 mod tests {
@@ -77,6 +73,7 @@ mod tests {
         assert!(html.contains("href=\"#step-3\""));
         assert!(html.contains("href=\"https://example.org\""));
         assert!(!html.contains("<img"));
+        use crate::lessons::step_link;
         assert_eq!(step_link("#step-3"), Some(3));
         assert_eq!(step_link("http://x/#step-12"), Some(12));
         assert_eq!(step_link("#top"), None);

@@ -9,6 +9,7 @@
 
 mod sh;
 mod tools;
+mod web;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -169,9 +170,11 @@ fn stages() -> Vec<Stage> {
             title: "release site build with Trunk into dist/ (proves `serve` and `dist` work)",
             run: build_site,
         },
-        // Later stages: wasm tests in headless Chromium (wasm-bindgen-test-runner comes
-        // with the `tools` stage), Playwright against dist/, the board under QEMU.
+        // Later stages: the board under QEMU.
     ]
+    .into_iter()
+    .chain(web::stages()) // the browser stages: wasm-bindgen-test in Chromium, Playwright
+    .collect()
 }
 
 fn test(rest: &[String]) -> Result<()> {

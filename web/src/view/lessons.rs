@@ -8,7 +8,6 @@ use yew::prelude::*;
 
 use crate::i18n::Lang;
 use crate::lessons::{self, Entry};
-use crate::markdown;
 use crate::state::Action;
 
 #[derive(Properties, PartialEq)]
@@ -82,9 +81,6 @@ pub fn lesson_text(props: &LessonTextProps) -> Html {
         return html! {};
     };
     let lesson = entry.get(props.lang);
-    let html = use_memo((props.id.clone(), props.lang), |_| {
-        markdown::to_html(&lesson.body_markdown)
-    });
     let onclick = {
         let on_action = props.on_action.clone();
         Callback::from(move |e: MouseEvent| {
@@ -93,7 +89,7 @@ pub fn lesson_text(props: &LessonTextProps) -> Html {
             };
             if let Ok(Some(link)) = target.closest("a[href]") {
                 let href = link.get_attribute("href").unwrap_or_default();
-                if let Some(step) = markdown::step_link(&href) {
+                if let Some(step) = lessons::step_link(&href) {
                     e.prevent_default();
                     on_action.emit(Action::Seek(step));
                 }
@@ -124,7 +120,7 @@ pub fn lesson_text(props: &LessonTextProps) -> Html {
                     </button>
                 </div>
             </header>
-            <div class="prose" {onclick}>{ Html::from_html_unchecked(AttrValue::from((*html).clone())) }</div>
+            <div class="prose" {onclick}>{ Html::from_html_unchecked(AttrValue::Static(lesson.body_html)) }</div>
         </article>
     }
 }

@@ -70,12 +70,17 @@ fn band_view(band: &Band, props: &MemMapProps) -> Html {
                 }
             </figcaption>
             { for overview }
+            <div class="band-box">
+            if band.rects.is_empty() {
+                <span class="band-empty">{ t.no_pool }</span>
+            }
             <svg viewBox={format!("0 0 {WIDTH} {HEIGHT}")} preserveAspectRatio="none" role="img"
                  aria-label={format!("{} {:#010x}", band.name, band.base)}>
                 <rect class="span unmapped" x="0" y="0" width={fmt(WIDTH)} height={fmt(HEIGHT)} />
                 { for rects }
                 { for selection }
             </svg>
+            </div>
             <div class="axis" aria-hidden="true">
                 <span>{ format!("{:#x}", band.lo) }</span>
                 <span>{ format!("{:#x}", band.hi) }</span>

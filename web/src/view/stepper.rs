@@ -56,7 +56,7 @@ pub fn stepper(props: &StepperProps) -> Html {
         <section class="stepper" aria-label="stepper">
             <div class="buttons">
                 <button data-testid="reset" title="Home" onclick={send(Action::Reset)} disabled={at_start}>
-                    { "⏮ " }{ t.reset }
+                    { "⇤ " }{ t.reset }
                 </button>
                 <button data-testid="back" title="←" onclick={send(Action::Back)} disabled={at_start}>
                     { "◀ " }{ t.back }
@@ -67,12 +67,12 @@ pub fn stepper(props: &StepperProps) -> Html {
                 </button>
                 <button data-testid="end" title="End" onclick={send(Action::RunToEnd)}
                         disabled={at_end || props.blocked}>
-                    { t.run_to_end }{ " ⏭" }
+                    { t.run_to_end }{ " ⇥" }
                 </button>
                 <button data-testid="play" class={classes!("play", props.playing.then_some("on"))}
                         title="space" onclick={send(Action::TogglePlay)}
                         disabled={(at_end || props.blocked) && !props.playing}>
-                    if props.playing { { "⏸ " }{ t.pause } } else { { "⏵ " }{ t.play } }
+                    if props.playing { { "❚❚ " }{ t.pause } } else { { "▷ " }{ t.play } }
                 </button>
                 <label class="speed">
                     { t.speed }

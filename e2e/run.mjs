@@ -1,0 +1,271 @@
+// memplay's end-to-end tests: playwright-core drives Debian's Chromium (/usr/bin/chromium;
+// never `npx playwright install`) against the release site served on 127.0.0.1.
+//
+//   BASE_URL=http://127.0.0.1:8000/ node e2e/run.mjs
+//
+// `cargo xtask test` builds the site (`dist/`), serves it with python3 -m http.server and
+// runs this. Screenshots and the measured figures go to artifacts/ (gitignored). The last
+// line is "N passed, N failed, N skipped"; the exit status is 1 when a check failed.
+
+import { chromium } from 'playwright-core';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BASE = process.env.BASE_URL || 'http://127.0.0.1:8000/';
+const ARTIFACTS = process.env.ARTIFACTS || join(here, '..', 'artifacts');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const results = [];
+const metrics = {};
+
+async function test(name, fn) {
+  const started = Date.now();
+  try {
+    const outcome = await fn();
+    if (outcome && outcome.skipped) {
+      results.push({ name, status: 'skipped', why: outcome.skipped });
+      console.log(`SKIP  ${name}: ${outcome.skipped}`);
+    } else {
+      results.push({ name, status: 'passed' });
+      console.log(`ok    ${name} (${Date.now() - started} ms)`);
+    }
+  } catch (e) {
+    results.push({ name, status: 'failed', error: String(e && e.stack || e) });
+    console.log(`FAIL  ${name}\n${String(e && e.stack || e).split('\n').slice(0, 6).join('\n')}`);
+    if (page) {
+      await page.screenshot({ path: join(ARTIFACTS, `failed-${slug(name)}.png`), fullPage: true }).catch(() => {});
+    }
+  }
+}
+
+function slug(s) {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+function check(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function shot(name) {
+  await page.waitForTimeout(150); // let the step's animation settle a little
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+const stepNumber = async () => Number(await page.locator('[data-testid=step-number]').textContent());
+const editorText = async () => page.locator('[data-testid=editor]').inputValue();
+
+async function waitStep(n) {
+  await page.waitForFunction(
+    (n) => document.querySelector('[data-testid=step-number]')?.textContent === String(n),
+    n,
+    { timeout: 5000 },
+  );
+}
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: [
+    '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--no-first-run',
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 1480, height: 1000 }, locale: 'en-US' });
+let page = await context.newPage();
+const pageErrors = [];
+page.on('pageerror', (e) => pageErrors.push(String(e)));
+page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+
+await test('load: the page renders and the first step runs', async () => {
+  const t0 = Date.now();
+  await page.goto(BASE, { waitUntil: 'commit' });
+  const step = page.locator('[data-testid=step]');
+  await step.waitFor({ state: 'visible', timeout: 10000 });
+  await page.waitForFunction(() => !document.querySelector('[data-testid=step]').disabled);
+  await step.click();
+  await waitStep(1);
+  metrics.load_to_first_step_ms = Date.now() - t0;
+  metrics.first_render_ms = Number(await page.locator('body').getAttribute('data-ready-ms'));
+  const nav = await page.evaluate(() => {
+    const n = performance.getEntriesByType('navigation')[0];
+    return n ? { dom_content_loaded_ms: n.domContentLoadedEventEnd, load_ms: n.loadEventEnd } : {};
+  });
+  Object.assign(metrics, nav);
+  check(await page.locator('[data-testid=lesson-text]').count() === 1, 'the first lesson is open');
+  await shot('01-load');
+});
+
+await test('open a lesson: its text and its script in one click', async () => {
+  const second = page.locator('[data-testid^=lesson-]').nth(1);
+  await second.click();
+  const first = page.locator('[data-testid^=lesson-]').first();
+  await first.click();
+  await waitStep(0);
+  const text = await editorText();
+  check(/\bram\b/.test(text), `the lesson's script is in the editor: ${text.slice(0, 80)}`);
+  check(await page.locator('[data-testid=lesson-text] h2').count() === 1, 'lesson title shown');
+  await shot('02-lesson');
+});
+
+await test('step forward 5 and back 2: the map and the event log follow', async () => {
+  await page.locator('body').click({ position: { x: 5, y: 5 } });
+  for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowRight');
+  await waitStep(5);
+  await page.locator('[data-testid=back]').click();
+  await page.locator('[data-testid=back]').click();
+  await waitStep(3);
+  const rects = await page.locator('[data-testid=memmap] rect.span[data-pool]').count();
+  check(rects > 0, 'the map shows the pools after step 3');
+  const current = page.locator('[data-testid=event-log] li.logstep.current');
+  check(await current.getAttribute('data-step') === '3', 'the log marks step 3');
+  check((await page.locator('[data-testid=event-log] li.logstep').first().getAttribute('data-step')) === '3',
+    'the newest logged step is 3 (nothing of steps 4 and 5 stays)');
+  const line = await page.locator('[data-testid=statement] code').textContent();
+  check(line.trim().startsWith('sys'), `step 3 ran the sys line, got ${line}`);
+  // Forward to an allocation: the new block grows in and the inspector reads it.
+  for (let i = 0; i < 2; i++) await page.keyboard.press('ArrowRight');
+  await waitStep(5);
+  const grown = page.locator('[data-testid=memmap] rect.anim-grow[data-kind=payload]');
+  check(await grown.count() > 0, 'the allocated block is animated');
+  await grown.first().click({ force: true });
+  await page.locator('[data-testid=hex] .byte').first().waitFor();
+  check(await page.locator('[data-testid=inspector] .fields tr').count() > 0, 'header fields are named');
+  // The log jumps: a click on step 2 shows step 2.
+  await page.locator('[data-testid=event-log] li.logstep[data-step="2"] .stephead').click();
+  await waitStep(2);
+  await page.locator('[data-testid=event-log] li.logstep[data-step="2"]').waitFor();
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await waitStep(5);
+  await shot('03-stepped');
+  // Shortcuts do not fire while typing.
+  await page.locator('[data-testid=editor]').focus();
+  await page.keyboard.press('ArrowRight');
+  check(await stepNumber() === 5, 'ArrowRight in the editor moves the caret, not the machine');
+  await page.keyboard.press('End');
+  check(await stepNumber() === 5, 'End in the editor stays in the editor');
+});
+
+await test('the out-of-memory dialog: stop an app', async () => {
+  // Needs the `asm` statements of the script language and the ASM panel.
+  const script = [
+    'ram extsram 0x08000000 256K external',
+    'asm pool 8K apps camera:"Camera" music:"Music"',
+    'm = asm.alloc music 5000',
+    'c = asm.alloc camera 5000',
+  ].join('\n') + '\n';
+  await page.locator('[data-testid=scratch]').click();
+  await page.fill('[data-testid=editor]', script);
+  await page.waitForTimeout(100);
+  const error = page.locator('[data-testid=script-error]');
+  if (await error.count() > 0 && /unknown statement|asm/i.test(await error.textContent())) {
+    return { skipped: '`asm` is not in the script language yet' };
+  }
+  await page.locator('[data-testid=end]').click();
+  const dialog = page.locator('[data-testid=oom-dialog], [role=dialog]:has-text("memory")');
+  if (await dialog.count() === 0) {
+    return { skipped: 'no out-of-memory dialog on the page yet (the ASM panel)' };
+  }
+  await shot('04-oom-dialog');
+  await dialog.locator('button', { hasText: /stop/i }).first().click();
+  const confirm = page.locator('button', { hasText: /confirm|yes|ok/i });
+  if (await confirm.count() > 0) await confirm.first().click();
+  await page.waitForTimeout(300);
+  await shot('04-oom-stopped');
+});
+
+await test('share: a link opens the script; a hostile link shows an error and the page works', async () => {
+  const first = page.locator('[data-testid^=lesson-]').first();
+  await first.click();
+  const original = await editorText();
+  const shared = original + 'tick 7\n';
+  await page.fill('[data-testid=editor]', shared);
+  await page.locator('[data-testid=share]').click();
+  const url = await page.locator('[data-testid=share-url]').inputValue();
+  check(url.includes('#s='), `share url: ${url}`);
+  await shot('05-share');
+  // Opened in a new tab, as a learner would.
+  const other = await context.newPage();
+  await other.goto(url);
+  await other.locator('[data-testid=editor]').waitFor();
+  const opened = await other.locator('[data-testid=editor]').inputValue();
+  check(opened === shared, 'the shared script opens');
+  check(!(await other.url()).includes('#s='), 'the link is taken out of the address bar');
+  await other.close();
+  // Hostile links.
+  // The first loads the page; the others change only the fragment of the open page.
+  for (const bad of ['#s=%%%<script>alert(1)</script>', '#s=AAAAAAAA', '#s=' + 'A'.repeat(200000)]) {
+    await page.goto(BASE + bad);
+    await page.locator('[data-testid=notice]').waitFor({ timeout: 5000 });
+    check(await page.locator('script:has-text("alert")').count() === 0, 'nothing injected');
+    const before = await stepNumber();
+    await page.locator('[data-testid=step]').click();
+    await waitStep(before + 1);
+    await page.locator('[data-testid=notice] button').click();
+  }
+  await shot('05-bad-link');
+  // A link pasted while the page is open (only the fragment changes).
+  await page.goto(BASE);
+  await page.locator('[data-testid=editor]').waitFor();
+  await page.evaluate((hash) => { location.hash = hash; }, new URL(url).hash);
+  await page.waitForFunction((s) => document.querySelector('[data-testid=editor]').value === s, shared);
+});
+
+await test('switch language: the interface and the lesson change', async () => {
+  await page.locator('[data-testid^=lesson-]').first().click();
+  await page.locator('[data-testid=reset-script]').click().catch(() => {});
+  await page.locator('[data-testid=lang-zh]').click();
+  await page.waitForFunction(() => document.documentElement.lang === 'zh-Hans');
+  const step = await page.locator('[data-testid=step]').textContent();
+  check(step.includes('单步'), `step button in Chinese: ${step}`);
+  const title = await page.locator('[data-testid=lesson-text] h2').textContent();
+  check(/[\u4e00-\u9fff]/.test(title), `lesson title in Chinese: ${title}`);
+  await page.keyboard.press('End');
+  await shot('06-chinese');
+  await page.locator('[data-testid=lang-en]').click();
+  await page.waitForFunction(() => document.documentElement.lang === 'en');
+});
+
+await test('reload: the edited script and the progress marks are restored', async () => {
+  const lesson = page.locator('[data-testid^=lesson-]').nth(1);
+  const id = await lesson.getAttribute('data-testid');
+  await lesson.click();
+  const edited = (await editorText()) + 'tick 3   # my edit\n';
+  await page.fill('[data-testid=editor]', edited);
+  await page.locator('[data-testid=end]').click();
+  await page.reload();
+  await page.locator('[data-testid=editor]').waitFor();
+  check(await editorText() === edited, 'the edit is back after a reload');
+  check(await page.locator(`[data-testid=${id}]`).getAttribute('aria-current') === 'true', 'the same lesson is open');
+  check(await page.locator('.lesson-list li.done').count() >= 1, 'a finished lesson is marked done');
+  check(await page.locator('[data-testid=reset-script]').isEnabled(), 'the lesson can be reset');
+  await page.locator('[data-testid=reset-script]').click();
+  check(!(await editorText()).includes('# my edit'), "reset puts the lesson's script back");
+  // An error keeps the learner's text and place.
+  await page.locator('[data-testid=end]').click();
+  const at = await stepNumber();
+  const broken = (await editorText()).replace(/\n$/, '') + '\nthis is no statement\n';
+  await page.fill('[data-testid=editor]', broken);
+  await page.locator('[data-testid=script-error]').waitFor();
+  check(await stepNumber() === at, 'the step stays while the script has an error');
+  check(await editorText() === broken, 'the text stays');
+  check(await page.locator('.gutter .ln.error').count() === 1, 'the error line is marked');
+  await shot('07-error');
+});
+
+await test('no errors in the console', async () => {
+  const real = pageErrors.filter((e) => !/favicon/.test(e));
+  check(real.length === 0, `console errors: ${real.join('\n')}`);
+});
+
+await browser.close();
+
+writeFileSync(join(ARTIFACTS, 'e2e-metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+console.log(`\nmetrics: ${JSON.stringify(metrics)}`);
+const count = (s) => results.filter((r) => r.status === s).length;
+console.log(`\n${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped`);
+process.exit(count('failed') > 0 ? 1 : 0);
