@@ -8,7 +8,7 @@
 // line is "N passed, N failed, N skipped"; the exit status is 1 when a check failed.
 
 import { chromium } from 'playwright-core';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,6 +17,9 @@ const BASE = process.env.BASE_URL || 'http://127.0.0.1:8000/';
 const ARTIFACTS = process.env.ARTIFACTS || join(here, '..', 'artifacts');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 mkdirSync(ARTIFACTS, { recursive: true });
+for (const f of readdirSync(ARTIFACTS)) {
+  if (f.endsWith('.png')) rmSync(join(ARTIFACTS, f));
+}
 
 const results = [];
 const metrics = {};
@@ -79,15 +82,38 @@ const pageErrors = [];
 page.on('pageerror', (e) => pageErrors.push(String(e)));
 page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
 
+// Load to the first interactive step, measured in the page from navigation start: as soon
+// as the Step button can be pressed it is pressed, and the time is taken when the counter
+// shows step 1 (no test-driver latency in the figure).
+await page.addInitScript(() => {
+  if (sessionStorage.getItem('memplay-measured')) return;
+  sessionStorage.setItem('memplay-measured', '1');
+  const watch = new MutationObserver(() => {
+    const step = document.querySelector('[data-testid=step]');
+    const number = document.querySelector('[data-testid=step-number]');
+    if (!window.__pressed && step && !step.disabled) {
+      window.__pressed = performance.now();
+      step.click();
+    }
+    if (window.__pressed && number && number.textContent === '1') {
+      window.__firstStep = performance.now();
+      watch.disconnect();
+    }
+  });
+  watch.observe(document, { childList: true, subtree: true, characterData: true });
+});
+
 await test('load: the page renders and the first step runs', async () => {
   const t0 = Date.now();
   await page.goto(BASE, { waitUntil: 'commit' });
+  await page.waitForFunction(() => window.__firstStep, null, { timeout: 10000 });
+  metrics.first_interactive_step_ms = await page.evaluate(() => Math.round(window.__firstStep));
+  metrics.step_button_ready_ms = await page.evaluate(() => Math.round(window.__pressed));
   const step = page.locator('[data-testid=step]');
   await step.waitFor({ state: 'visible', timeout: 10000 });
   await page.waitForFunction(() => !document.querySelector('[data-testid=step]').disabled);
-  await step.click();
   await waitStep(1);
-  metrics.load_to_first_step_ms = Date.now() - t0;
+  metrics.load_to_first_step_by_driver_ms = Date.now() - t0;
   metrics.first_render_ms = Number(await page.locator('body').getAttribute('data-ready-ms'));
   const nav = await page.evaluate(() => {
     const n = performance.getEntriesByType('navigation')[0];
@@ -255,6 +281,47 @@ await test('reload: the edited script and the progress marks are restored', asyn
   check(await editorText() === broken, 'the text stays');
   check(await page.locator('.gutter .ln.error').count() === 1, 'the error line is marked');
   await shot('07-error');
+});
+
+await test('back-step at step 100,000 in the browser (figure)', async () => {
+  const churn = [
+    'ram r 0x10000000 64K',
+    'lab heap 32K policy best order size_asc',
+    'seed 1',
+    'repeat 50000 {',
+    '  x = heap.alloc rand(16, 256)',
+    '  heap.free any',
+    '}',
+  ].join('\n') + '\n';
+  await page.locator('[data-testid=scratch]').click();
+  const t0 = Date.now();
+  await page.fill('[data-testid=editor]', churn);
+  await page.waitForFunction(() => document.querySelector('[data-testid=counter]').textContent.includes('100004'),
+    null, { timeout: 60000 });
+  metrics.run_100004_steps_with_snapshots_ms = Date.now() - t0;
+  await page.locator('[data-testid=end]').click();
+  await waitStep(100004);
+  for (let i = 0; i < 4; i++) await page.locator('[data-testid=back]').click();
+  await waitStep(100000);
+  const times = [];
+  for (let i = 0; i < 15; i++) {
+    times.push(await page.evaluate(() => new Promise((resolve) => {
+      const el = document.querySelector('[data-testid=step-number]');
+      const before = el.textContent;
+      let t0 = 0;
+      const obs = new MutationObserver(() => {
+        if (el.textContent !== before) { obs.disconnect(); resolve(performance.now() - t0); }
+      });
+      obs.observe(el, { childList: true, characterData: true, subtree: true });
+      t0 = performance.now();
+      document.querySelector('[data-testid=back]').click();
+    })));
+  }
+  await waitStep(99985);
+  times.sort((a, b) => a - b);
+  metrics.browser_back_step_at_100000_median_ms = Math.round(times[7] * 10) / 10;
+  metrics.browser_back_step_at_100000_max_ms = Math.round(times[14] * 10) / 10;
+  await shot('08-churn');
 });
 
 await test('no errors in the console', async () => {

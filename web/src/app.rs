@@ -135,18 +135,21 @@ pub fn app() -> Html {
     // ---- effects ----
 
     // The learner's text, per lesson: kept when it differs from the lesson's own script.
-    use_effect_with((state.lesson.clone(), state.text.clone()), |(lesson, text)| {
-        let key = storage::edit_key(lesson.as_deref());
-        let original = match lesson.as_deref().and_then(lessons::find) {
-            Some(entry) => entry.is_original(text),
-            None => **text == *SCRATCH,
-        };
-        if original {
-            storage::remove(&key);
-        } else {
-            storage::set(&key, text);
-        }
-    });
+    use_effect_with(
+        (state.lesson.clone(), state.text.clone()),
+        |(lesson, text)| {
+            let key = storage::edit_key(lesson.as_deref());
+            let original = match lesson.as_deref().and_then(lessons::find) {
+                Some(entry) => entry.is_original(text),
+                None => **text == *SCRATCH,
+            };
+            if original {
+                storage::remove(&key);
+            } else {
+                storage::set(&key, text);
+            }
+        },
+    );
     use_effect_with(
         (state.lang, state.lesson.clone(), state.done.clone()),
         |(lang, lesson, done)| {
@@ -208,16 +211,17 @@ pub fn app() -> Html {
             let window = web_sys::window();
             let hash = window.as_ref().map(|w| {
                 let dispatch = dispatch.clone();
-                EventListener::new(w, "hashchange", move |_| match share::decode(&location_hash())
-                {
-                    Ok(Some(shared)) => {
-                        clear_hash();
-                        dispatch.emit(Action::OpenShared(shared));
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        clear_hash();
-                        dispatch.emit(Action::BadLink(e.to_string()));
+                EventListener::new(w, "hashchange", move |_| {
+                    match share::decode(&location_hash()) {
+                        Ok(Some(shared)) => {
+                            clear_hash();
+                            dispatch.emit(Action::OpenShared(shared));
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            clear_hash();
+                            dispatch.emit(Action::BadLink(e.to_string()));
+                        }
                     }
                 })
             });
@@ -225,7 +229,7 @@ pub fn app() -> Html {
             if let Some(w) = web_sys::window() {
                 let now = w.performance().map(|p| p.now()).unwrap_or(0.0);
                 if let Some(body) = w.document().and_then(|d| d.body()) {
-                    let _ = body.set_attribute("data-ready-ms", &format!("{now:.1}"));
+                    let _ = body.set_attribute("data-ready-ms", &(now as u64).to_string());
                 }
             }
             move || drop((keys, hash))
@@ -417,4 +421,3 @@ pub fn start() {
         }
     }
 }
-

@@ -80,7 +80,9 @@ pub fn find(id: &str) -> Option<&'static Entry> {
 pub fn parse(text: &str) -> Option<Lesson> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let rest = text.strip_prefix("---")?;
-    let rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n'))?;
+    let rest = rest
+        .strip_prefix("\r\n")
+        .or_else(|| rest.strip_prefix('\n'))?;
     let end = rest.find("\n---")?;
     let front = &rest[..end];
     let body = rest[end + 4..].trim_start_matches(['\r', '\n']);
@@ -155,7 +157,10 @@ mod tests {
                 assert_eq!(lesson.id, entry.id);
                 assert!(!lesson.title.is_empty());
                 assert!(lesson.body_html.contains("language-mem"));
-                assert_eq!(lesson.body_html, crate::markdown::to_html(&lesson.body_markdown));
+                assert_eq!(
+                    lesson.body_html,
+                    crate::markdown::to_html(&lesson.body_markdown)
+                );
                 let t = Timeline::build(&lesson.main_script, MAX_STEPS).unwrap();
                 assert!(t.total > 0);
                 assert!(t.halt.is_none(), "{}: {:?}", entry.id, t.halt);

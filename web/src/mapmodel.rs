@@ -186,7 +186,10 @@ pub fn bands(frame: &Frame, pools: &[PoolSpans]) -> Vec<Band> {
                     if let Some(prev) = last.and_then(|i| band.rects.get_mut(i)) {
                         let adjacent = (prev.x + prev.w - x).abs() < 1e-6;
                         let same = prev.span.kind == span.kind && prev.span.owner == span.owner;
-                        if adjacent && same && (w < MIN_WIDTH || prev.w < MIN_WIDTH) && anim.is_none()
+                        if adjacent
+                            && same
+                            && (w < MIN_WIDTH || prev.w < MIN_WIDTH)
+                            && anim.is_none()
                         {
                             prev.w = x + w - prev.x;
                             prev.merged += 1;

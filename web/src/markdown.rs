@@ -51,7 +51,6 @@ fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,7 +67,9 @@ mod tests {
 
     #[test]
     fn links_are_safe() {
-        let html = to_html("[a](javascript:alert(1)) [b](#step-3) [c](https://example.org) ![x](http://e/x.png)");
+        let html = to_html(
+            "[a](javascript:alert(1)) [b](#step-3) [c](https://example.org) ![x](http://e/x.png)",
+        );
         assert!(!html.contains("javascript:"));
         assert!(html.contains("href=\"#step-3\""));
         assert!(html.contains("href=\"https://example.org\""));

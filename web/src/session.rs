@@ -109,7 +109,11 @@ struct Snapshot {
 
 impl Snapshot {
     fn bytes(&self) -> usize {
-        self.machine.ram().regions().map(|r| r.size as usize).sum::<usize>()
+        self.machine
+            .ram()
+            .regions()
+            .map(|r| r.size as usize)
+            .sum::<usize>()
             + self.labels.len() * 24
             + 4096
     }
@@ -290,10 +294,9 @@ pub struct Frame {
 }
 
 impl PartialEq for Frame {
+    /// Frames of one script at one step are equal (the engine is deterministic).
     fn eq(&self, other: &Frame) -> bool {
-        self.step() == other.step()
-            && self.machine.source() == other.machine.source()
-            && self.log == other.log
+        self.step() == other.step() && self.machine.source() == other.machine.source()
     }
 }
 
@@ -567,8 +570,11 @@ check
     #[test]
     fn errors_are_kept() {
         assert!(Timeline::build("ram r 0x0 1K\nlab h 512\nh.free bb\n", MAX_STEPS).is_err());
-        let t = Timeline::build("ram r 0x0 1K\nlab h 512\nexpect used(h) == 1\nnote \"on\"\n", 99)
-            .unwrap();
+        let t = Timeline::build(
+            "ram r 0x0 1K\nlab h 512\nexpect used(h) == 1\nnote \"on\"\n",
+            99,
+        )
+        .unwrap();
         assert_eq!(t.total, 4);
         assert_eq!(t.failures.len(), 1);
         assert_eq!(t.failures[0].0, 3);

@@ -79,7 +79,10 @@ pub enum Action {
     Edit(String),
     /// Open a lesson with `script` in the editor (the learner's saved edit, or `None` for
     /// the lesson's own script).
-    LoadLesson { id: String, script: Option<String> },
+    LoadLesson {
+        id: String,
+        script: Option<String>,
+    },
     /// The free playground, with a script.
     Scratch(String),
     /// Put the lesson's own script back.

@@ -60,7 +60,10 @@ async fn the_editor_numbers_lines_and_marks_the_error() {
     yew::Renderer::<Editor>::with_root_and_props(root.clone(), props).render();
     settle().await;
     assert_eq!(all(&root, ".gutter .ln"), 4);
-    assert_eq!(one(&root, ".gutter .ln.current").text_content().unwrap(), "2");
+    assert_eq!(
+        one(&root, ".gutter .ln.current").text_content().unwrap(),
+        "2"
+    );
     assert_eq!(one(&root, ".gutter .ln.error").text_content().unwrap(), "3");
     assert_eq!(one(&root, ".backdrop mark").text_content().unwrap(), "bb");
     let area: HtmlTextAreaElement = one(&root, "textarea").dyn_into().unwrap();
@@ -95,7 +98,11 @@ async fn the_app_steps_forward_and_back() {
     let root = mount_point();
     yew::Renderer::<App>::with_root(root.clone()).render();
     settle().await;
-    let number = |root: &Element| one(root, "[data-testid=step-number]").text_content().unwrap();
+    let number = |root: &Element| {
+        one(root, "[data-testid=step-number]")
+            .text_content()
+            .unwrap()
+    };
     assert_eq!(number(&root), "0");
     let click = |selector: &str| {
         one(&root, selector)

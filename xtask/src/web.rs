@@ -35,7 +35,10 @@ const PACKAGES: [(&str, &str); 3] = [
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
     // Chinese text in the screenshots (the language toggle).
-    ("fonts-noto-cjk", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+    (
+        "fonts-noto-cjk",
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    ),
 ];
 
 /// Installs Chromium, its driver and CJK fonts with apt when one is missing.
@@ -111,7 +114,10 @@ fn end_to_end(sh: &Sh) -> Result<()> {
         .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
     if let Some(home) = std::env::var_os("HOME") {
-        npm.env("npm_config_cache", Path::new(&home).join(".cache").join("npm"));
+        npm.env(
+            "npm_config_cache",
+            Path::new(&home).join(".cache").join("npm"),
+        );
     }
     sh.run(&mut npm)?;
 
@@ -172,7 +178,13 @@ impl Server {
     fn start(sh: &Sh, dir: &Path, port: u16) -> Result<Server> {
         let mut cmd = sh.cmd("python3");
         cmd.current_dir(dir)
-            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         crate::sh::echo(&cmd);

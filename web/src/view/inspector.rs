@@ -99,8 +99,12 @@ pub fn inspector(props: &InspectorProps) -> Html {
             let label = frame.labels.at(a);
             let bad = corrupted.iter().find(|(c, _)| *c == a);
             let title = match (label, bad) {
-                (_, Some((_, expected))) => format!("{a:#010x}: corrupted, expected {expected:#04x}"),
-                (Some((at, l)), None) => format!("{a:#010x}: {} (from {at:#010x})", l.field.as_str()),
+                (_, Some((_, expected))) => {
+                    format!("{a:#010x}: corrupted, expected {expected:#04x}")
+                }
+                (Some((at, l)), None) => {
+                    format!("{a:#010x}: {} (from {at:#010x})", l.field.as_str())
+                }
                 (None, None) => format!("{a:#010x}"),
             };
             html! {

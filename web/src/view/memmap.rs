@@ -44,7 +44,7 @@ fn band_view(band: &Band, props: &MemMapProps) -> Html {
         let w = ((band.hi - band.lo) as f64 * 100.0 / band.size.max(1) as f64).max(0.5);
         html! {
             <div class="overview" title={format!("{} {:#010x} – {:#010x}", t.showing, band.lo, band.hi)}>
-                <span style={format!("left:{x:.3}%;width:{w:.3}%")}></span>
+                <span style={format!("left:{}%;width:{}%", fmt(x), fmt(w))}></span>
             </div>
         }
     });
@@ -139,8 +139,12 @@ fn title(r: &Rect) -> String {
     text
 }
 
-fn fmt(v: f64) -> String {
-    format!("{v:.3}")
+/// `v` with three decimals, without the float formatting machinery (it is large in wasm).
+pub fn fmt(v: f64) -> String {
+    let milli = (v * 1000.0).round() as i64;
+    let sign = if milli < 0 { "-" } else { "" };
+    let milli = milli.unsigned_abs();
+    format!("{sign}{}.{:03}", milli / 1000, milli % 1000)
 }
 
 pub fn size_text(size: u32) -> String {

@@ -6,6 +6,7 @@ use yew::prelude::*;
 
 use crate::i18n::Text;
 use crate::state::{Action, SPEEDS};
+use crate::view::memmap::fmt;
 
 #[derive(Properties, PartialEq)]
 pub struct StepperProps {
@@ -49,7 +50,7 @@ pub fn stepper(props: &StepperProps) -> Html {
     };
     let total = props.total.max(1) as f64;
     let marks = props.faults.iter().take(400).map(|s| {
-        let left = format!("left: calc({:.3}% - 1px)", (*s as f64) * 100.0 / total);
+        let left = format!("left: calc({}% - 1px)", fmt(*s as f64 * 100.0 / total));
         html! { <span class="mark" style={left} title={format!("fault at step {s}")}></span> }
     });
     html! {
