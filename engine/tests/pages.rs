@@ -26,7 +26,6 @@ const GOLDEN_AREAS: [PhysArea; 2] = [
     },
 ];
 
-
 #[test]
 fn golden_buddy_boot_split_and_merge() {
     let mut ram = golden_ram();

@@ -1181,7 +1181,6 @@ fn random_operations_keep_every_structure_consistent() {
 
 // ----- the golden trace ----------------------------------------------------------------
 
-
 /// Four tasks (three system, one customer) boot; MMI starts two aligned and two
 /// non-aligned timers in its init; a power-on indication from L4 makes MMI ask NVRAM,
 /// NVRAM replies, MMI tells the app. Then 20 ticks: the non-aligned timers fire exactly at
