@@ -80,6 +80,8 @@ pub fn run(args: &[String]) -> Result<(), Box<dyn Error>> {
         "bench",
         "-p",
         "memplay-bench",
+        "--features",
+        "criterion",
         "--bench",
         "allocators",
         "--",
