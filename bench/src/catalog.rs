@@ -7,10 +7,10 @@
 //! | policy lab, first fit | linked_list_allocator | both first fit over an address-ordered list with coalescing |
 //! | partition pool | textbook fixed-block pool | the same free list, without memplay's header |
 //! | control buffer | textbook pools per class | the same classes (MTK's default table) and fall-through |
+//! | physical pages, buddy (`pages`) | buddy_system_allocator's `FrameAllocator` | binary buddy over page frames |
 //!
-//! The buddy heap of buddy_system_allocator runs the general workloads and its frame
-//! allocator the page workload as peers without a memplay counterpart yet (the engine's
-//! buddy page allocator is a later module).
+//! The buddy heap of buddy_system_allocator also runs the general workloads, as a peer
+//! without a memplay counterpart (it is shown on its own lines).
 
 use memplay_engine::ctrl_buffer::CtrlBuffer;
 
@@ -26,6 +26,7 @@ pub enum Kind {
     Lab,
     Partition,
     Ctrl,
+    Buddy,
     Rlsf,
     Talc,
     LinkedList,
@@ -36,12 +37,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Tlsf,
         Kind::BestFit,
         Kind::Lab,
         Kind::Partition,
         Kind::Ctrl,
+        Kind::Buddy,
         Kind::Rlsf,
         Kind::Talc,
         Kind::LinkedList,
@@ -59,6 +61,7 @@ impl Kind {
             Kind::Lab => "memplay-lab-first",
             Kind::Partition => "memplay-partition",
             Kind::Ctrl => "memplay-ctrl",
+            Kind::Buddy => "memplay-buddy",
             Kind::Rlsf => "rlsf",
             Kind::Talc => "talc",
             Kind::LinkedList => "linked_list",
@@ -73,7 +76,7 @@ impl Kind {
     pub fn is_memplay(self) -> bool {
         matches!(
             self,
-            Kind::Tlsf | Kind::BestFit | Kind::Lab | Kind::Partition | Kind::Ctrl
+            Kind::Tlsf | Kind::BestFit | Kind::Lab | Kind::Partition | Kind::Ctrl | Kind::Buddy
         )
     }
 
@@ -85,6 +88,7 @@ impl Kind {
             Kind::Lab => Some(Kind::LinkedList),
             Kind::Partition => Some(Kind::FixedPool),
             Kind::Ctrl => Some(Kind::ClassPools),
+            Kind::Buddy => Some(Kind::Frames),
             _ => None,
         }
     }
@@ -101,7 +105,7 @@ impl Kind {
             | Kind::BuddyHeap => GENERAL.to_vec(),
             Kind::Partition | Kind::FixedPool => vec![FIXED],
             Kind::Ctrl | Kind::ClassPools => vec![CLASSES],
-            Kind::Frames => vec![PAGES],
+            Kind::Buddy | Kind::Frames => vec![PAGES],
         }
     }
 }
@@ -156,6 +160,7 @@ pub fn dispatch<V: Visitor>(row: &Row, visitor: &mut V) {
         Kind::Lab => visitor.visit(row, &|| Engine::lab(pool)),
         Kind::Partition => visitor.visit(row, &|| Engine::partition(pool, block)),
         Kind::Ctrl => visitor.visit(row, &Engine::ctrl),
+        Kind::Buddy => visitor.visit(row, &|| Engine::buddy(pool / PAGE)),
         Kind::Rlsf => visitor.visit(row, &|| Rlsf::new(pool)),
         Kind::Talc => visitor.visit(row, &|| Talc::new(pool)),
         Kind::LinkedList => visitor.visit(row, &|| LinkedList::new(pool)),

@@ -12,6 +12,7 @@ use memplay_engine::trace::{Event, Sink};
 
 use crate::catalog::{fixed_block, Kind, Row};
 use crate::subject::{Engine, Subject};
+use crate::workload::PAGE;
 use crate::{efficiency, replay};
 
 /// A sink that hashes canonical lines.
@@ -65,6 +66,7 @@ pub fn trace_digest(row: &Row) -> Option<(u64, u64)> {
         Kind::Lab => run(row, &|d| Engine::lab_with(pool, d)),
         Kind::Partition => run(row, &|d| Engine::partition_with(pool, block, d)),
         Kind::Ctrl => run(row, &Engine::ctrl_with),
+        Kind::Buddy => run(row, &|d| Engine::buddy_with(pool / PAGE, d)),
         _ => return None,
     })
 }

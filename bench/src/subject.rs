@@ -14,6 +14,7 @@ use std::ptr::NonNull;
 
 use memplay_engine::ctrl_buffer::CtrlBuffer;
 use memplay_engine::dynmem::{self, DynMem};
+use memplay_engine::pages::{PhysArea, PhysMem};
 use memplay_engine::partition::PartitionPool;
 use memplay_engine::policy_lab::{LabConfig, PolicyLab};
 use memplay_engine::sysmem::{Area, SystemMemory};
@@ -22,6 +23,7 @@ use memplay_engine::trace::{Quiet, Sink};
 use memplay_engine::{Addr, Allocator, Ctx, Name, Owner, Ram, RegionKind};
 
 use crate::fixed::{ClassPools, FixedPool};
+use crate::workload::PAGE;
 
 /// An allocator as the replay sees it.
 pub trait Subject {
@@ -47,6 +49,8 @@ pub struct Engine<A, K = Quiet> {
     pub allocator: A,
     pub sink: K,
     capacity: u64,
+    /// Bytes per unit of a trace's sizes: 1, or the page size for the page allocator.
+    unit: u32,
 }
 
 fn ram_of(size: u32) -> Ram<Vec<u8>> {
@@ -72,6 +76,7 @@ impl<A: Allocator, K: Sink> Engine<A, K> {
             allocator,
             sink,
             capacity,
+            unit: 1,
         }
     }
 }
@@ -161,6 +166,30 @@ impl<K: Sink> Engine<CtrlBuffer, K> {
     }
 }
 
+impl Engine<PhysMem> {
+    /// LiteOS-A's physical pages with the buddy allocator: one area of `pages` 4 KiB
+    /// pages, whose first pages boot memory takes for the control block and the page
+    /// array. Sizes are in pages; the capacity is the whole area, boot memory included.
+    pub fn buddy(pages: u32) -> Self {
+        Engine::buddy_with(pages, Quiet)
+    }
+}
+
+impl<K: Sink> Engine<PhysMem, K> {
+    pub fn buddy_with(pages: u32, sink: K) -> Self {
+        let bytes = pages * PAGE;
+        let mut engine = Engine::build(bytes, pages as u64, sink, |cx| {
+            let area = PhysArea {
+                start: BASE,
+                size: bytes,
+            };
+            PhysMem::boot(cx, Name::lit("phys"), PAGE, &[area]).expect("physical pages")
+        });
+        engine.unit = PAGE;
+        engine
+    }
+}
+
 impl<A: Allocator, K: Sink> Subject for Engine<A, K> {
     fn capacity(&self) -> u64 {
         self.capacity
@@ -170,7 +199,7 @@ impl<A: Allocator, K: Sink> Subject for Engine<A, K> {
     fn alloc(&mut self, size: u32) -> Option<usize> {
         let mut cx = Ctx::new(&mut self.ram, &mut self.sink);
         self.allocator
-            .alloc(&mut cx, size, OWNER)
+            .alloc(&mut cx, size.saturating_mul(self.unit), OWNER)
             .ok()
             .map(|a| a as usize)
     }

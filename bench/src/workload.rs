@@ -218,7 +218,7 @@ pub const PAGES: Workload = Workload {
     pattern: Pattern::Random,
     sizes: Sizes::Pages,
     seed: 0x7061_6765,
-    pool_size: 256 * PAGE,
+    pool_size: 512 * PAGE,
     target: 48,
     cap: 100,
     ops: STEADY_OPS,

@@ -39,6 +39,9 @@ pub enum AllocError {
     Bus(Fault),
     /// The pool could not be created as configured.
     Config(ConfigError),
+    /// A non-recursive lock (the mutex word at `at`) was taken again while held: on the
+    /// real system the thread would wait for itself forever (AWTK's `lock(oom(...))`).
+    Deadlock { at: Addr },
 }
 
 /// Why a pool's configuration is refused.
@@ -60,7 +63,10 @@ pub enum ConfigError {
     TooMany { max: u32 },
     /// No RAM region with that name.
     NoSuchRegion { name: Name },
-    /// The memory given overlaps memory the pool already manages or was given.
+    /// `addr` must be a multiple of `align` (a page, a 1 MiB section).
+    Misaligned { addr: Addr, align: u32 },
+    /// The range of `size` bytes at `addr` overlaps memory that is already managed
+    /// or given (or comes before a range it must follow).
     Overlaps { addr: Addr, size: u32 },
 }
 
@@ -91,6 +97,7 @@ impl AllocError {
             AllocError::Unsupported => "Unsupported",
             AllocError::Bus(_) => "BusFault",
             AllocError::Config(_) => "Config",
+            AllocError::Deadlock { .. } => "Deadlock",
         }
     }
 
@@ -127,6 +134,7 @@ impl AllocError {
                 write!(f, " addr={addr:#010x} len={len}")
             }
             AllocError::Config(c) => write!(f, " reason=\"{c}\""),
+            AllocError::Deadlock { at } => write!(f, " at={at:#010x}"),
         }
     }
 }
@@ -173,6 +181,10 @@ impl fmt::Display for AllocError {
             AllocError::Unsupported => f.write_str("this allocator does not offer that operation"),
             AllocError::Bus(fault) => write!(f, "bus fault while reading metadata: {fault}"),
             AllocError::Config(c) => write!(f, "bad configuration: {c}"),
+            AllocError::Deadlock { at } => write!(
+                f,
+                "deadlock: the mutex at {at:#010x} is taken again by the thread that holds it"
+            ),
         }
     }
 }
@@ -201,9 +213,12 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::TooMany { max } => write!(f, "at most {max} are allowed"),
             ConfigError::NoSuchRegion { name } => write!(f, "there is no RAM region named {name}"),
+            ConfigError::Misaligned { addr, align } => {
+                write!(f, "{addr:#010x} is not a multiple of {align}")
+            }
             ConfigError::Overlaps { addr, size } => write!(
                 f,
-                "{size} bytes at {addr:#010x} overlap memory the pool already manages"
+                "the {size} bytes at {addr:#010x} overlap memory that is already managed or given"
             ),
         }
     }
