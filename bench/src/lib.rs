@@ -34,6 +34,7 @@
 pub mod catalog;
 pub mod digest;
 pub mod fixed;
+pub mod scripts;
 pub mod subject;
 pub mod workload;
 

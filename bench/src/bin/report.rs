@@ -13,6 +13,7 @@
 //!   binary under `valgrind --tool=callgrind` (one child per row, counting only inside
 //!   `memplay_bench::replay`): unlike times they do not move when the machine is busy.
 //!   Needs valgrind; without it the columns say `n/a`.
+//! - After the table: script replay speed in steps per second (`memplay_bench::scripts`).
 //! - `--markdown` prints the table as Markdown; `--digest` prints trace digests of the
 //!   engine allocators instead (see `memplay_bench::digest`).
 
@@ -22,6 +23,7 @@ use std::process::{Command, ExitCode};
 use memplay_bench::catalog::{dispatch, efficiency_of, rows, Kind, Row, Visitor};
 use memplay_bench::digest::trace_digest;
 use memplay_bench::replay;
+use memplay_bench::scripts::{steps_per_second, SCRIPTS};
 use memplay_bench::subject::Subject;
 
 /// Replays per row under callgrind.
@@ -271,6 +273,33 @@ fn print_markdown(lines: &[Line], instructions: bool) {
     }
 }
 
+/// Script replay speed (see `memplay_bench::scripts`), best of 3 runs.
+fn print_scripts(markdown: bool) {
+    println!();
+    if markdown {
+        println!("| script | steps | steps/s, quiet sink | steps/s, canonical text |");
+        println!("|---|---:|---:|---:|");
+    } else {
+        println!("script replay (best of 3 runs, Instant-timed):");
+    }
+    for (name, source) in SCRIPTS {
+        let quiet = steps_per_second(source, false, 3);
+        let text = steps_per_second(source, true, 3);
+        match (quiet, text) {
+            (Ok((steps, quiet)), Ok((_, text))) => {
+                if markdown {
+                    println!("| {name} | {steps} | {quiet:.0} | {text:.0} |");
+                } else {
+                    println!(
+                        "  {name:<14} {steps:>7} steps  {quiet:>10.0} steps/s quiet  {text:>10.0} steps/s as text"
+                    );
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => println!("  {name}: {e}"),
+        }
+    }
+}
+
 fn print_digests() {
     for row in rows() {
         if let Some((events, hash)) = trace_digest(&row) {
@@ -320,5 +349,6 @@ fn main() -> ExitCode {
     } else {
         print_text(&lines, instructions);
     }
+    print_scripts(markdown);
     ExitCode::SUCCESS
 }
