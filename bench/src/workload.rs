@@ -345,6 +345,15 @@ pub fn record(workload: &Workload, mode: Mode) -> Trace {
 mod tests {
     use super::*;
 
+    /// A capacity that keeps fill traces short in a debug build.
+    fn small_capacity(w: &Workload) -> u64 {
+        if w.sizes == Sizes::Pages {
+            500
+        } else {
+            20_000
+        }
+    }
+
     fn check_well_formed(trace: &Trace) {
         let mut live = vec![None; trace.slots as usize];
         for op in &trace.ops {
@@ -367,8 +376,7 @@ mod tests {
             assert_eq!(a, w.steady(), "{}", w.name);
             assert_eq!(a.len(), w.ops as usize, "{}", w.name);
             check_well_formed(&a);
-            let fill = w.fill(w.pool_size.max(40_000) as u64);
-            check_well_formed(&fill);
+            check_well_formed(&w.fill(small_capacity(w)));
         }
     }
 
@@ -385,7 +393,7 @@ mod tests {
                 max = max.max(n);
             }
             assert!(max <= w.cap && max >= w.target / 2, "{}: {max}", w.name);
-            let pool = 50_000u64;
+            let pool = small_capacity(w);
             let mut bytes = 0u64;
             for op in &w.fill(pool).ops {
                 match *op {
