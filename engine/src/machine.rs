@@ -1241,6 +1241,12 @@ impl<S: Storage> Env for Core<S> {
                 .map(|l| l.total)
                 .map_err(ErrorKind::Unreadable);
         }
+        if query == Query::Searched {
+            return Ok(match p {
+                Pool::Lab(lab) => u32::try_from(lab.total_searched()).unwrap_or(u32::MAX),
+                _ => 0,
+            });
+        }
         let stats = p.stats(&self.ram).map_err(ErrorKind::Unreadable)?;
         Ok(match query {
             Query::Used => stats.used,
@@ -1250,6 +1256,7 @@ impl<S: Storage> Env for Core<S> {
             Query::Frag => stats.fragmentation_permille,
             Query::Capacity => stats.capacity,
             Query::Overhead => stats.overhead,
+            Query::Searched => 0,
         })
     }
 

@@ -137,6 +137,9 @@ pub enum Query {
     Capacity,
     /// Headers, guards, padding and control data.
     Overhead,
+    /// Free-list elements visited by all the pool's searches so far (the policy lab
+    /// counts them; 0 for pools that do not).
+    Searched,
 }
 
 /// The functions of pool figures, by name.
@@ -149,11 +152,12 @@ pub const QUERIES: &[(&str, Query)] = &[
     ("left", Query::Left),
     ("capacity", Query::Capacity),
     ("overhead", Query::Overhead),
+    ("searched", Query::Searched),
 ];
 
 /// Every function name, for hints.
 pub const FUNCTIONS: &[&str] = &[
-    "rand", "used", "free", "largest", "blocks", "frag", "left", "capacity", "overhead",
+    "rand", "used", "free", "largest", "blocks", "frag", "left", "capacity", "overhead", "searched",
 ];
 
 /// The fault kinds `expect fault` accepts: [`crate::error::AllocError::kind`]'s words.
