@@ -1,11 +1,9 @@
-//! Embeds the lessons: every `lessons/<NN>-<slug>/` folder at the repository root with an
-//! `en.md` and a `zh.md`, or, while that folder holds none, the small set in
-//! `web/fallback-lessons/`. Writes `$OUT_DIR/lessons.rs`, a list of
-//! `(folder, include_str!(en.md), include_str!(zh.md), en HTML, zh HTML)`.
-//!
-//! The lesson Markdown is rendered here, at build time, with pulldown-cmark
-//! (`src/markdown.rs`, which escapes raw HTML and unsafe links): the page gets safe HTML
-//! and the wasm carries no Markdown parser (about 40 KB gzipped less).
+//! Embeds the lessons: every `lessons/<NN>-<slug>/{en,zh}.md` at the repository root,
+//! parsed here, at build time, with the `memplay-lesson` crate, and their Markdown rendered
+//! with pulldown-cmark (`src/markdown.rs`: raw HTML shown as text, unsafe links dropped).
+//! Writes `$OUT_DIR/lessons.rs`: static data only, so the wasm carries no Markdown parser
+//! (about 40 KB gzipped less). A lesson file that does not parse fails the build with the
+//! lesson crate's message; `memplay check lessons/` says the same.
 
 #[path = "src/markdown.rs"]
 #[allow(dead_code)]
@@ -13,6 +11,8 @@ mod markdown;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+use memplay_lesson::{Lang, Lesson};
 
 fn lesson_dirs(root: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
@@ -22,52 +22,65 @@ fn lesson_dirs(root: &Path) -> Vec<PathBuf> {
         .map(|e| e.path())
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let numbered = name.len() > 3
-                && name.as_bytes()[..2].iter().all(u8::is_ascii_digit)
-                && name.as_bytes()[2] == b'-';
-            numbered && p.join("en.md").is_file() && p.join("zh.md").is_file()
+            memplay_lesson::is_lesson_dir_name(name) && p.join("en.md").is_file()
         })
         .collect();
     dirs.sort();
     dirs
 }
 
-fn main() {
-    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let shared = manifest.join("..").join("lessons");
-    let fallback = manifest.join("fallback-lessons");
-    println!("cargo:rerun-if-changed={}", shared.display());
-    println!("cargo:rerun-if-changed={}", fallback.display());
-    let mut dirs = lesson_dirs(&shared);
-    if dirs.is_empty() {
-        dirs = lesson_dirs(&fallback);
+/// The body without its first `# Title` heading (the page shows the title above it).
+fn body_without_title(lesson: &Lesson) -> &str {
+    let body = lesson.body_markdown.trim_start();
+    match body.strip_prefix("# ") {
+        Some(rest) => rest.split_once('\n').map(|(_, r)| r).unwrap_or(""),
+        None => body,
     }
-    let mut out = String::from("pub static LESSON_FILES: &[(&str, &str, &str, &str, &str)] = &[\n");
-    for dir in &dirs {
-        println!("cargo:rerun-if-changed={}", dir.display());
-        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let en = dir.join("en.md");
-        let zh = dir.join("zh.md");
-        println!("cargo:rerun-if-changed={}", en.display());
-        println!("cargo:rerun-if-changed={}", zh.display());
-        let html = |path: &Path| {
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            // The body: everything after the front matter's closing `---` line.
-            let body = text
-                .strip_prefix("---")
-                .and_then(|rest| rest.find("\n---").map(|end| &rest[end + 4..]))
-                .unwrap_or("");
-            markdown::to_html(body)
-        };
-        writeln!(
-            out,
-            "    ({name:?}, include_str!({:?}), include_str!({:?}), {:?}, {:?}),",
-            en.display().to_string(),
-            zh.display().to_string(),
-            html(&en),
-            html(&zh),
+}
+
+fn lesson_literal(lesson: &Lesson) -> String {
+    let mut exercises = String::new();
+    for e in &lesson.exercises {
+        write!(
+            exercises,
+            "Exercise {{ title: {:?}, prompt_html: {:?}, starter: {:?} }}, ",
+            e.title,
+            markdown::to_html(&e.prompt),
+            e.starter()
         )
         .expect("writing to a String");
+    }
+    format!(
+        "Lesson {{ id: {:?}, order: {}, title: {:?}, summary: {:?}, main_script: {:?}, \
+         body_html: {:?}, exercises: &[{exercises}] }}",
+        lesson.id,
+        lesson.order,
+        lesson.title,
+        lesson.summary,
+        lesson.main_script.source,
+        markdown::to_html(body_without_title(lesson)),
+    )
+}
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let root = manifest.join("..").join("lessons");
+    println!("cargo:rerun-if-changed={}", root.display());
+    println!("cargo:rerun-if-changed=src/markdown.rs");
+    let mut out = String::from("pub static ENTRIES: &[(Lesson, Lesson)] = &[\n");
+    for dir in lesson_dirs(&root) {
+        println!("cargo:rerun-if-changed={}", dir.display());
+        let mut pair = Vec::new();
+        for lang in [Lang::En, Lang::Zh] {
+            let path = dir.join(lang.file_name());
+            println!("cargo:rerun-if-changed={}", path.display());
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+            let lesson = memplay_lesson::parse(&text, lang)
+                .unwrap_or_else(|e| panic!("{}:{e}", path.display()));
+            pair.push(lesson_literal(&lesson));
+        }
+        writeln!(out, "    ({}, {}),", pair[0], pair[1]).expect("writing to a String");
     }
     out.push_str("];\n");
     let dest = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("lessons.rs");

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use gloo_events::{EventListener, EventListenerOptions};
-use gloo_timers::callback::Interval;
+use gloo_timers::callback::{Interval, Timeout};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlInputElement, KeyboardEvent};
 use yew::prelude::*;
@@ -21,6 +21,7 @@ use crate::view::inspector::Inspector;
 use crate::view::lessons::{LessonList, LessonText};
 use crate::view::log::EventLog;
 use crate::view::memmap::MemMap;
+use crate::view::oom::OomDialog;
 use crate::view::stepper::Stepper;
 use crate::view::tables::PoolTable;
 
@@ -58,14 +59,14 @@ pub fn initial_state() -> State {
 fn resume(lang: Lang, done: BTreeSet<String>) -> State {
     let lesson = match storage::get(storage::LESSON) {
         Some(id) if id.is_empty() => None,
-        Some(id) => lessons::find(&id).map(|e| e.id.clone()),
-        None => lessons::all().first().map(|e| e.id.clone()),
+        Some(id) => lessons::find(&id).map(|e| e.id.to_string()),
+        None => lessons::first().map(|e| e.id.to_string()),
     };
     let saved = storage::get(&storage::edit_key(lesson.as_deref()));
     let text = match (&lesson, saved) {
         (_, Some(text)) => text,
         (Some(id), None) => lessons::find(id)
-            .map(|e| e.get(lang).main_script.clone())
+            .map(|e| e.get(lang).main_script.to_string())
             .unwrap_or_default(),
         (None, None) => SCRATCH.to_string(),
     };
@@ -266,10 +267,27 @@ pub fn app() -> Html {
         .map(|(_, e)| e.line)
         .collect();
     let shown_error = state.shown_error();
+    let prompt = use_memo(frame.clone(), |f| crate::oom::prompt(f));
 
     // ---- callbacks ----
 
-    let on_edit = dispatch.reform(Action::Edit);
+    // A script that runs long (tens of thousands of steps) runs again only when typing
+    // pauses; a short one on every key.
+    let pending = use_mut_ref(|| None::<Timeout>);
+    let on_edit = {
+        let dispatch = dispatch.clone();
+        let long = state.total() > 20_000;
+        Callback::from(move |text: String| {
+            if long {
+                let dispatch = dispatch.clone();
+                let timer = Timeout::new(300, move || dispatch.emit(Action::Edit(text)));
+                *pending.borrow_mut() = Some(timer);
+            } else {
+                pending.borrow_mut().take();
+                dispatch.emit(Action::Edit(text));
+            }
+        })
+    };
     let on_select = dispatch.reform(Action::Select);
     let on_open = {
         let dispatch = dispatch.clone();
@@ -359,6 +377,9 @@ pub fn app() -> Html {
                         </div>
                         if let Some(note) = narration {
                             <p class="narration" data-testid="narration">{ note }</p>
+                        }
+                        if let Some(p) = (*prompt).clone() {
+                            <OomDialog prompt={p} lang={state.lang} on_action={dispatch.clone()} />
                         }
                     </section>
                     <section class="card">

@@ -88,7 +88,7 @@ impl Changes {
         };
         for event in &step.events {
             match event.kind {
-                EventKind::Alloc { addr, .. } => {
+                EventKind::Alloc { addr, .. } | EventKind::Carve { addr, .. } => {
                     c.allocated.insert(addr);
                 }
                 EventKind::Realloc { to, .. } => {

@@ -95,6 +95,9 @@ pub enum Action {
     BadLink(String),
     DismissNotice,
     ShowShare(bool),
+    /// The learner pressed a key of the simulated phone: these statements go into the
+    /// script after the current step's line, and the machine steps through them.
+    Insert(Vec<String>),
 }
 
 /// The script the free playground starts with.
@@ -153,7 +156,7 @@ impl State {
     /// The lesson's own script in the current language.
     pub fn lesson_script(&self) -> Option<&'static str> {
         let entry = lessons::find(self.lesson.as_deref()?)?;
-        Some(entry.get(self.lang).main_script.as_str())
+        Some(entry.get(self.lang).main_script)
     }
 
     /// True when the editor holds something else than the lesson's own script.
@@ -272,7 +275,7 @@ impl State {
             }
             Action::LoadLesson { id, script } => match lessons::find(&id) {
                 Some(entry) => {
-                    let own = entry.get(s.lang).main_script.as_str();
+                    let own = entry.get(s.lang).main_script;
                     let text = script.unwrap_or_else(|| own.to_string());
                     s.open(Some(id), &text);
                 }
@@ -305,9 +308,38 @@ impl State {
             Action::BadLink(message) => s.notice = Some(message),
             Action::DismissNotice => s.notice = None,
             Action::ShowShare(open) => s.sharing = open,
+            Action::Insert(lines) => {
+                if s.error.is_none() && !lines.is_empty() {
+                    let text = insert_after(&s.text, s.frame.machine.current_line(), &lines);
+                    let at = s.step() + lines.len() as u32;
+                    s.playing = false;
+                    s.run_text(&text, at);
+                }
+            }
         }
         s
     }
+}
+
+/// `text` with `lines` inserted after line `line` (from 1; 0 puts them first), each with
+/// the indentation of that line.
+pub fn insert_after(text: &str, line: u32, lines: &[String]) -> String {
+    let mut out: Vec<String> = text.split('\n').map(str::to_string).collect();
+    if out.last().is_some_and(|l| l.is_empty()) {
+        out.pop();
+    }
+    let at = (line as usize).min(out.len());
+    let indent: String = at
+        .checked_sub(1)
+        .and_then(|i| out.get(i))
+        .map(|l| l.chars().take_while(|c| c.is_whitespace()).collect())
+        .unwrap_or_default();
+    for (i, l) in lines.iter().enumerate() {
+        out.insert(at + i, format!("{indent}{l}"));
+    }
+    let mut joined = out.join("\n");
+    joined.push('\n');
+    joined
 }
 
 impl Reducible for State {
@@ -427,16 +459,16 @@ mod tests {
 
     #[test]
     fn lessons_open_follow_the_language_and_reset() {
-        let entry = &lessons::all()[0];
+        let entry = lessons::first().unwrap();
         let s = scratch().apply(Action::LoadLesson {
-            id: entry.id.clone(),
+            id: entry.id.to_string(),
             script: None,
         });
-        assert_eq!(s.lesson.as_deref(), Some(entry.id.as_str()));
-        assert_eq!(&*s.text, entry.en.main_script.as_str());
+        assert_eq!(s.lesson.as_deref(), Some(entry.id));
+        assert_eq!(&*s.text, entry.en.main_script);
         assert!(!s.edited());
         let zh = s.apply(Action::Step).apply(Action::SetLang(Lang::Zh));
-        assert_eq!(&*zh.text, entry.zh.main_script.as_str());
+        assert_eq!(&*zh.text, entry.zh.main_script);
         assert_eq!(zh.step(), 1);
 
         let edited = zh.apply(Action::Edit(format!("{}tick 5\n", entry.zh.main_script)));
@@ -445,12 +477,12 @@ mod tests {
         let en = edited.apply(Action::SetLang(Lang::En));
         assert_eq!(en.text, edited.text);
         let reset = en.apply(Action::ResetScript);
-        assert_eq!(&*reset.text, entry.en.main_script.as_str());
+        assert_eq!(&*reset.text, entry.en.main_script);
         assert!(!reset.edited());
 
         // A saved edit is what opens.
         let saved = scratch().apply(Action::LoadLesson {
-            id: entry.id.clone(),
+            id: entry.id.to_string(),
             script: Some("ram r 0x0 1K\n".into()),
         });
         assert_eq!(&*saved.text, "ram r 0x0 1K\n");
@@ -458,12 +490,47 @@ mod tests {
 
         // Stepping to the end marks the lesson done.
         let done = s.apply(Action::RunToEnd);
-        assert!(done.done.contains(&entry.id));
+        assert!(done.done.contains(entry.id));
         let missing = scratch().apply(Action::LoadLesson {
             id: "nope".into(),
             script: None,
         });
         assert!(missing.notice.is_some());
+    }
+
+    #[test]
+    fn the_learner_answers_the_out_of_memory_prompt() {
+        let script = "\
+ram extsram 0x08000000 256K
+asm pool 100K on extsram apps camera:\"Camera\" music:\"Music\"
+asm.plan music frees 1 ticks 2 ok
+m1 = asm.alloc music 40K
+m2 = asm.alloc music 40K
+c = asm.alloc_or_prompt camera 50K
+note \"the end\"
+";
+        let s = State::new(Lang::En, None, script, BTreeSet::new()).apply(Action::Seek(6));
+        let p = crate::oom::prompt(&s.frame).unwrap();
+        assert_eq!(p.screen, crate::oom::Screen::Prompt);
+        let s = s.apply(Action::Insert(vec!["asm.choose music".into()]));
+        assert_eq!(s.step(), 7);
+        assert!(s.text.contains("c = asm.alloc_or_prompt camera 50K\nasm.choose music\nnote"));
+        let p = crate::oom::prompt(&s.frame).unwrap();
+        assert_eq!(p.screen, crate::oom::Screen::Confirm { victim: "Music".into() });
+        let s = s.apply(Action::Insert(vec!["asm.confirm".into()]));
+        assert_eq!(s.step(), 8);
+        assert!(matches!(
+            crate::oom::prompt(&s.frame).unwrap().screen,
+            crate::oom::Screen::Stopping { .. }
+        ));
+        let s = s
+            .apply(Action::Insert(vec!["tick 1".into()]))
+            .apply(Action::Insert(vec!["tick 1".into()]));
+        assert_eq!(s.step(), 10);
+        assert!(crate::oom::prompt(&s.frame).is_none(), "the request was retried");
+        assert!(s.error.is_none());
+        assert_eq!(insert_after("a\n  b\nc", 2, &["x".into()]), "a\n  b\n  x\nc\n");
+        assert_eq!(insert_after("", 0, &["x".into()]), "x\n");
     }
 
     #[test]

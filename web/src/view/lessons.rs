@@ -23,9 +23,9 @@ pub struct LessonListProps {
 #[function_component(LessonList)]
 pub fn lesson_list(props: &LessonListProps) -> Html {
     let t = props.lang.text();
-    let item = |entry: &'static Entry| {
+    let item = |entry: Entry| {
         let lesson = entry.get(props.lang);
-        let id = entry.id.clone();
+        let id = entry.id.to_string();
         let onclick = {
             let on_open = props.on_open.clone();
             let id = id.clone();
@@ -35,10 +35,10 @@ pub fn lesson_list(props: &LessonListProps) -> Html {
         let current = props.current.as_deref() == Some(id.as_str());
         html! {
             <li class={classes!(current.then_some("current"), done.then_some("done"))}>
-                <button {onclick} data-testid={format!("lesson-{id}")} title={lesson.summary.clone()}
+                <button {onclick} data-testid={format!("lesson-{id}")} title={lesson.summary}
                         aria-current={current.then_some("true")}>
                     <span class="order">{ lesson.order }</span>
-                    <span class="title">{ &lesson.title }</span>
+                    <span class="title">{ lesson.title }</span>
                     <span class="mark" aria-label={t.done}>{ if done { "✓" } else { "" } }</span>
                 </button>
             </li>
@@ -51,7 +51,7 @@ pub fn lesson_list(props: &LessonListProps) -> Html {
     html! {
         <nav class="lesson-list" aria-label={t.lessons}>
             <ol>
-                { for lessons::all().iter().map(item) }
+                { for lessons::all().map(item) }
                 <li class={classes!(props.current.is_none().then_some("current"))}>
                     <button onclick={on_scratch} data-testid="scratch">
                         <span class="order">{ "✎" }</span>
@@ -106,11 +106,25 @@ pub fn lesson_text(props: &LessonTextProps) -> Html {
         let on_action = props.on_action.clone();
         Callback::from(move |_: MouseEvent| on_action.emit(Action::ResetScript))
     };
+    let exercises = lesson.exercises.iter().enumerate().map(|(i, ex)| {
+        let open = {
+            let on_action = props.on_action.clone();
+            let starter = ex.starter.to_string();
+            Callback::from(move |_: MouseEvent| on_action.emit(Action::Edit(starter.clone())))
+        };
+        html! {
+            <section class="exercise" data-testid={format!("exercise-{}", i + 1)}>
+                <h3>{ ex.title }</h3>
+                <div class="prose">{ Html::from_html_unchecked(AttrValue::Static(ex.prompt_html)) }</div>
+                <button onclick={open}>{ t.open_exercise }</button>
+            </section>
+        }
+    });
     html! {
         <article class="lesson" data-testid="lesson-text">
             <header>
-                <h2>{ &lesson.title }</h2>
-                <p class="summary">{ &lesson.summary }</p>
+                <h2 data-testid="lesson-title">{ lesson.title }</h2>
+                <p class="summary">{ lesson.summary }</p>
                 <div class="lesson-actions">
                     if props.edited {
                         <span class="badge">{ t.edited }</span>
@@ -121,6 +135,9 @@ pub fn lesson_text(props: &LessonTextProps) -> Html {
                 </div>
             </header>
             <div class="prose" {onclick}>{ Html::from_html_unchecked(AttrValue::Static(lesson.body_html)) }</div>
+            if !lesson.exercises.is_empty() {
+                <div class="exercises">{ for exercises }</div>
+            }
         </article>
     }
 }

@@ -5,5 +5,6 @@ pub mod inspector;
 pub mod lessons;
 pub mod log;
 pub mod memmap;
+pub mod oom;
 pub mod stepper;
 pub mod tables;
