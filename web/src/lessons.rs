@@ -46,19 +46,15 @@ impl Entry {
     /// True when `script` is one of the lesson's own scripts (in any language, an
     /// exercise's starter included), so not a learner's edit.
     pub fn is_original(&self, script: &str) -> bool {
-        [self.en, self.zh].iter().any(|l| {
-            script == l.main_script || l.exercises.iter().any(|e| e.starter == script)
-        })
+        [self.en, self.zh]
+            .iter()
+            .any(|l| script == l.main_script || l.exercises.iter().any(|e| e.starter == script))
     }
 }
 
 /// Every embedded lesson, in course order.
 pub fn all() -> impl Iterator<Item = Entry> {
-    ENTRIES.iter().map(|(en, zh)| Entry {
-        id: en.id,
-        en,
-        zh,
-    })
+    ENTRIES.iter().map(|(en, zh)| Entry { id: en.id, en, zh })
 }
 
 pub fn first() -> Option<Entry> {

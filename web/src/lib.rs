@@ -10,10 +10,10 @@ pub mod app;
 pub mod i18n;
 pub mod lessons;
 pub mod mapmodel;
-pub mod oom;
 /// Used by build.rs; compiled here for its tests.
 #[cfg(test)]
 mod markdown;
+pub mod oom;
 pub mod panic;
 pub mod session;
 pub mod share;

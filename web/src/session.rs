@@ -217,7 +217,7 @@ impl Timeline {
                     break;
                 }
             }
-            if step % timeline.interval == 0 && step > 0 {
+            if step.is_multiple_of(timeline.interval) && step > 0 {
                 timeline.keep(&snap);
             }
         }

@@ -429,7 +429,7 @@ mod tests {
         assert_eq!(&*broken.text, broken_text.as_str());
         assert_eq!(broken.step(), 8, "the map stays where it was");
         assert!(Rc::ptr_eq(&broken.frame, &edited.frame));
-        assert_eq!(broken.apply(Action::Play).playing, false);
+        assert!(!broken.apply(Action::Play).playing);
 
         // Fixed again: back at the same step.
         let fixed = broken.apply(Action::Edit(SCRATCH.to_string()));
@@ -514,9 +514,16 @@ note \"the end\"
         assert_eq!(p.screen, crate::oom::Screen::Prompt);
         let s = s.apply(Action::Insert(vec!["asm.choose music".into()]));
         assert_eq!(s.step(), 7);
-        assert!(s.text.contains("c = asm.alloc_or_prompt camera 50K\nasm.choose music\nnote"));
+        assert!(s
+            .text
+            .contains("c = asm.alloc_or_prompt camera 50K\nasm.choose music\nnote"));
         let p = crate::oom::prompt(&s.frame).unwrap();
-        assert_eq!(p.screen, crate::oom::Screen::Confirm { victim: "Music".into() });
+        assert_eq!(
+            p.screen,
+            crate::oom::Screen::Confirm {
+                victim: "Music".into()
+            }
+        );
         let s = s.apply(Action::Insert(vec!["asm.confirm".into()]));
         assert_eq!(s.step(), 8);
         assert!(matches!(
@@ -527,9 +534,15 @@ note \"the end\"
             .apply(Action::Insert(vec!["tick 1".into()]))
             .apply(Action::Insert(vec!["tick 1".into()]));
         assert_eq!(s.step(), 10);
-        assert!(crate::oom::prompt(&s.frame).is_none(), "the request was retried");
+        assert!(
+            crate::oom::prompt(&s.frame).is_none(),
+            "the request was retried"
+        );
         assert!(s.error.is_none());
-        assert_eq!(insert_after("a\n  b\nc", 2, &["x".into()]), "a\n  b\n  x\nc\n");
+        assert_eq!(
+            insert_after("a\n  b\nc", 2, &["x".into()]),
+            "a\n  b\n  x\nc\n"
+        );
         assert_eq!(insert_after("", 0, &["x".into()]), "x\n");
     }
 

@@ -148,9 +148,9 @@ pub fn fmt(v: f64) -> String {
 }
 
 pub fn size_text(size: u32) -> String {
-    if size >= 1 << 20 && size % (1 << 20) == 0 {
+    if size >= 1 << 20 && size.is_multiple_of(1 << 20) {
         format!("{} MiB", size >> 20)
-    } else if size >= 1024 && size % 1024 == 0 {
+    } else if size >= 1024 && size.is_multiple_of(1024) {
         format!("{} KiB", size >> 10)
     } else {
         format!("{size} B")
