@@ -213,13 +213,20 @@ pub fn bands(frame: &Frame, pools: &[PoolSpans]) -> Vec<Band> {
         .collect()
 }
 
-/// A colour for a block's owner: a hue per owner id, green for blocks with no owner.
-pub fn owner_fill(owner: Owner) -> Option<String> {
+/// Owner colours: none of them the blue of metadata, the red of guards, the yellow of
+/// padding or the green of blocks with no owner.
+const OWNER_COLOURS: [&str; 8] = [
+    "#2a9d8f", "#9b5de5", "#f3722c", "#e76f9a", "#7cb518", "#00a6c7", "#b5838d", "#6d597a",
+];
+
+/// A colour for a block's owner; `None` (the payload green) for blocks with no owner.
+pub fn owner_fill(owner: Owner) -> Option<&'static str> {
     if owner == Owner::NONE {
         return None;
     }
-    let hue = (owner.0 as u32 * 67 + 140) % 360;
-    Some(format!("hsl({hue}, 52%, 52%)"))
+    OWNER_COLOURS
+        .get(owner.0 as usize % OWNER_COLOURS.len())
+        .copied()
 }
 
 #[cfg(test)]

@@ -28,10 +28,28 @@ pub fn mem_map(props: &MemMapProps) -> Html {
     if props.bands.is_empty() {
         return html! { <p class="empty">{ t.no_regions }</p> };
     }
+    let mut owners: Vec<memplay_engine::allocator::Owner> = props
+        .bands
+        .iter()
+        .flat_map(|b| &b.rects)
+        .filter(|r| r.span.kind == BlockKind::Payload)
+        .map(|r| r.span.owner)
+        .filter(|o| owner_fill(*o).is_some())
+        .collect();
+    owners.sort();
+    owners.dedup();
     html! {
         <div class="memmap" data-testid="memmap">
             { for props.bands.iter().map(|band| band_view(band, props)) }
             <Legend text={t} />
+            if !owners.is_empty() {
+                <ul class="legend owners">
+                    { for owners.iter().take(16).map(|o| html! {
+                        <li><span class="swatch" style={format!("background:{}", owner_fill(*o).unwrap_or_default())}></span>
+                            { format!("owner {o}") }</li>
+                    }) }
+                </ul>
+            }
         </div>
     }
 }

@@ -42,6 +42,9 @@ pub fn pool_table(props: &TablesProps) -> Html {
         .collect();
     html! {
         <div class="tables">
+            if m.pools().next().is_none() && vars.is_empty() {
+                <p class="empty">{ props.text.no_pools }</p>
+            }
             if m.pools().next().is_some() {
                 <table class="pools" data-testid="pool-table">
                     <thead><tr>
