@@ -25,6 +25,7 @@ pub mod ctrl_buffer;
 pub mod dynmem;
 pub mod partition;
 pub mod policy_lab;
+pub mod scenarios;
 pub mod sysmem;
 pub mod tlsf;
 
