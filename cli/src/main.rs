@@ -1,12 +1,14 @@
-//! `memplay`: the engine on the command line.
+//! `memplay`: run and trace memplay scripts, and demo the allocators, from the command line.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod demo;
 mod map;
+mod run;
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +23,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a script step by step: each line, its trace events and a memory map.
+    Run {
+        /// The script (`.mem`).
+        file: PathBuf,
+        /// Print the canonical trace (step-numbered lines) instead of the step-by-step view.
+        #[arg(long)]
+        trace: bool,
+        /// Leave out the memory maps.
+        #[arg(long)]
+        no_map: bool,
+        /// Stop after this many steps.
+        #[arg(long, default_value_t = run::DEFAULT_MAX_STEPS)]
+        max_steps: u32,
+    },
+    /// Print a script's canonical trace only (for golden files and board comparison).
+    Trace {
+        /// The script (`.mem`).
+        file: PathBuf,
+        /// Stop after this many steps.
+        #[arg(long, default_value_t = run::DEFAULT_MAX_STEPS)]
+        max_steps: u32,
+    },
     /// Run a seeded random workload on one allocator: its canonical trace, figures and map.
     Demo {
         /// Which allocator.
@@ -40,6 +64,13 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Run {
+            file,
+            trace,
+            no_map,
+            max_steps,
+        } => run::run(&file, trace, !no_map, max_steps),
+        Command::Trace { file, max_steps } => run::trace(&file, max_steps),
         Command::Demo {
             allocator,
             seed,

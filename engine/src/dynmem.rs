@@ -200,6 +200,43 @@ pub struct DynMem {
     spare_count: usize,
 }
 
+/// Where a pool with `MEM_POOL_EXPAND_ENABLE` gets a new region once its spare areas are
+/// used up. On LiteOS, `OsMemPoolExpand` asks the physical page allocator for contiguous
+/// pages (`LOS_PhysPagesAllocContiguous`); [`PhysMem`](crate::pages::PhysMem) is that source
+/// here. Generic over the storage so that `&mut dyn GrowthSource<S>` can be passed.
+pub trait GrowthSource<S: Storage> {
+    /// Takes a region of at least `min_size` bytes for the pool; `Ok(None)` when there is
+    /// none to give (the pool then reports out of memory).
+    fn take_region(
+        &mut self,
+        cx: &mut Ctx<'_, S>,
+        min_size: u32,
+    ) -> Result<Option<(Addr, u32)>, AllocError>;
+}
+
+/// The buddy allocator hands a growing pool whole pages, as `OsMemPoolExpand` does.
+impl<S: Storage> GrowthSource<S> for crate::pages::PhysMem {
+    fn take_region(
+        &mut self,
+        cx: &mut Ctx<'_, S>,
+        min_size: u32,
+    ) -> Result<Option<(Addr, u32)>, AllocError> {
+        let page = self.page_size();
+        let npages = min_size.div_ceil(page);
+        let Some(bytes) = npages.checked_mul(page) else {
+            return Ok(None);
+        };
+        match self.alloc_contiguous(cx, npages) {
+            Ok(addr) => Ok(Some((addr, bytes))),
+            Err(
+                crate::pages::PageError::OutOfPages { .. }
+                | crate::pages::PageError::TooLarge { .. },
+            ) => Ok(None),
+            Err(error) => Err(error.to_alloc(min_size, page)),
+        }
+    }
+}
+
 impl DynMem {
     /// `LOS_MemInit`: makes a pool of `size` bytes at `base` with `lists` size-class lists,
     /// writing the control block, one free node over the whole area and the end node.
@@ -300,6 +337,51 @@ impl DynMem {
         self.spares = checked;
         self.spare_count = spares.len();
         Ok(())
+    }
+
+    /// `LOS_MemAlloc` on a pool that, when nothing fits and no spare area is left, grows by
+    /// a region taken from `source` (the buddy allocator's pages), as `OsMemPoolExpand`
+    /// does. Growth needs expansion enabled ([`expand_enable`](DynMem::expand_enable), spares
+    /// optional). Emits `fault` on error, like [`Allocator::alloc`].
+    pub fn alloc_growing<S: Storage>(
+        &mut self,
+        cx: &mut Ctx<'_, S>,
+        size: u32,
+        owner: Owner,
+        source: &mut dyn GrowthSource<S>,
+    ) -> Result<Addr, AllocError> {
+        let result = self.alloc_from(cx, size, owner, Some(source));
+        if let Err(error) = result {
+            let op = crate::trace::Op::Alloc { size };
+            cx.emit(self.name, EventKind::Fault { op, error });
+        }
+        result
+    }
+
+    /// The allocation itself, growing from the spare areas and then from `source`.
+    fn alloc_from<S: Storage>(
+        &mut self,
+        cx: &mut Ctx<'_, S>,
+        size: u32,
+        owner: Owner,
+        source: Option<&mut dyn GrowthSource<S>>,
+    ) -> Result<Addr, AllocError> {
+        if size == 0 {
+            return Err(AllocError::ZeroSize);
+        }
+        let mut areas = self.read_areas(cx.ram)?;
+        let (node, block) = self.alloc_node(cx, &mut areas, size, owner, source)?;
+        let addr = node + HEAD_SIZE;
+        cx.emit(
+            self.name,
+            EventKind::Alloc {
+                addr,
+                size,
+                block,
+                owner,
+            },
+        );
+        Ok(addr)
     }
 
     /// Links the area `[addr, addr + size)` into the pool as `OsMemPoolExpand` does: one
@@ -452,22 +534,7 @@ impl Allocator for DynMem {
         size: u32,
         owner: Owner,
     ) -> Result<Addr, AllocError> {
-        if size == 0 {
-            return Err(AllocError::ZeroSize);
-        }
-        let mut areas = self.read_areas(cx.ram)?;
-        let (node, block) = self.alloc_node(cx, &mut areas, size, owner)?;
-        let addr = node + HEAD_SIZE;
-        cx.emit(
-            self.name,
-            EventKind::Alloc {
-                addr,
-                size,
-                block,
-                owner,
-            },
-        );
-        Ok(addr)
+        self.alloc_from(cx, size, owner, None)
     }
 
     /// `LOS_MemFree` / `OsDoMemFree`.
@@ -521,7 +588,7 @@ impl Allocator for DynMem {
             grown
         } else {
             // Neither: allocate elsewhere, copy the old payload, free the old node.
-            let (new_node, _) = self.alloc_node(cx, &mut areas, size, owner)?;
+            let (new_node, _) = self.alloc_node(cx, &mut areas, size, owner, None)?;
             let to = new_node + HEAD_SIZE;
             cx.ram.copy_within(addr, to, node_size - HEAD_SIZE)?;
             // The allocation may have split the node before this one: read it again.
@@ -1106,12 +1173,14 @@ impl DynMem {
         areas: &mut Areas,
         size: u32,
         owner: Owner,
+        mut source: Option<&mut dyn GrowthSource<S>>,
     ) -> Result<(Addr, u32), AllocError> {
         let Some(alloc_size) = node_size_for(size) else {
             return Err(self.out_of_memory(cx.ram, areas, size));
         };
-        // One search, then one more per spare area linked in.
-        for _ in 0..=MAX_SPARES {
+        // One search, then one more per area linked in (a spare, or a region from the
+        // source); the pool holds at most MAX_AREAS areas.
+        for _ in 0..=MAX_AREAS {
             let (found, visited) = self.find_free(cx.ram, areas, alloc_size)?;
             cx.emit(
                 self.name,
@@ -1125,10 +1194,32 @@ impl DynMem {
                 return Ok((node, block));
             }
             let expand = read(cx.ram, self.base + POOL_FLAG)? & EXPAND_ENABLE != 0;
-            match self.spare_for(areas, alloc_size) {
-                Some((addr, area_size)) if expand => self.link_area(cx, areas, addr, area_size)?,
-                _ => break,
+            if !expand || areas.count == MAX_AREAS {
+                break;
             }
+            if let Some((addr, area_size)) = self.spare_for(areas, alloc_size) {
+                self.link_area(cx, areas, addr, area_size)?;
+                continue;
+            }
+            // The new area holds one free node of `alloc_size` and its own end node.
+            let Some(source) = source.as_deref_mut() else {
+                break;
+            };
+            let Some(min_size) = alloc_size.checked_add(HEAD_SIZE) else {
+                break;
+            };
+            let Some((addr, area_size)) = source.take_region(cx, min_size)? else {
+                break;
+            };
+            let (addr, area_size) = valid_area(cx.ram, addr, area_size)?;
+            if areas.overlaps(addr, area_size) {
+                return Err(ConfigError::Overlaps {
+                    addr,
+                    size: area_size,
+                }
+                .into());
+            }
+            self.link_area(cx, areas, addr, area_size)?;
         }
         Err(self.out_of_memory(cx.ram, areas, size))
     }

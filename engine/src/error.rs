@@ -63,7 +63,10 @@ pub enum ConfigError {
     TooMany { max: u32 },
     /// No RAM region with that name.
     NoSuchRegion { name: Name },
-    /// The range overlaps memory that a pool already manages or was given.
+    /// `addr` must be a multiple of `align` (a page, a 1 MiB section).
+    Misaligned { addr: Addr, align: u32 },
+    /// The range of `size` bytes at `addr` overlaps memory that is already managed
+    /// or given (or comes before a range it must follow).
     Overlaps { addr: Addr, size: u32 },
 }
 
@@ -210,9 +213,12 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::TooMany { max } => write!(f, "at most {max} are allowed"),
             ConfigError::NoSuchRegion { name } => write!(f, "there is no RAM region named {name}"),
+            ConfigError::Misaligned { addr, align } => {
+                write!(f, "{addr:#010x} is not a multiple of {align}")
+            }
             ConfigError::Overlaps { addr, size } => write!(
                 f,
-                "{size} bytes at {addr:#010x} overlap memory that is already managed"
+                "the {size} bytes at {addr:#010x} overlap memory that is already managed or given"
             ),
         }
     }

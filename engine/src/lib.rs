@@ -16,6 +16,7 @@ pub mod error;
 pub mod name;
 pub mod prng;
 pub mod ram;
+pub mod script;
 pub mod trace;
 
 pub mod adm;
@@ -23,11 +24,17 @@ pub mod app_mem;
 pub mod awtk;
 pub mod ctrl_buffer;
 pub mod dynmem;
+pub mod evshed;
+pub mod machine;
 pub mod partition;
 pub mod policy_lab;
 pub mod scenarios;
 pub mod sysmem;
+pub mod task;
 pub mod tlsf;
+
+pub mod pages;
+pub mod vm;
 
 pub use allocator::{Allocator, Block, BlockKind, Ctx, Owner, Stats};
 pub use error::{AllocError, ConfigError};

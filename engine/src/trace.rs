@@ -23,8 +23,11 @@ use crate::allocator::Owner;
 use crate::app_mem::AsmEvent;
 use crate::awtk::AwtkEvent;
 use crate::error::AllocError;
+use crate::evshed::TimerEvent;
+use crate::machine::MachineEvent;
 use crate::name::Name;
 use crate::ram::Addr;
+use crate::task::TaskEvent;
 
 /// One observable change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +105,16 @@ pub enum EventKind {
     /// What an AWTK allocator decorator added: a lock taken, a pool hit, a debug record,
     /// an out-of-memory retry (see [`crate::awtk`]).
     Awtk(AwtkEvent),
+    /// The machine's clock or PRNG changed (`clock.tick`, `prng.seed`).
+    Machine(MachineEvent),
+    /// Physical pages: segments, the page array, LRU moves, write-back (`pages.rs`).
+    Page(crate::pages::PageEvent),
+    /// Virtual memory: spaces, regions, page-table walks, page faults (`vm.rs`).
+    Vm(crate::vm::VmEvent),
+    /// A task-system change: boot, a message queued or handled, a handler run, a fault.
+    Task(TaskEvent),
+    /// An event-scheduler or MMI-timer change: an event set, cancelled or fired.
+    Timer(TimerEvent),
 }
 
 /// The operation an error belongs to.
@@ -159,6 +172,36 @@ pub enum Field {
     /// A call site: the line, or the function name, of the code that asked (AWTK's
     /// `func:line`).
     Site,
+    /// A buddy block's order (LiteOS packs segment id and page count into the same word).
+    Order,
+    /// A page's reference count.
+    RefCount,
+    /// A page's physical address.
+    PhysAddr,
+    /// A page-table entry (L1 or L2), or a pointer to one.
+    Pte,
+    /// A base address: of a segment, an address space, a region, a translation table.
+    Base,
+    /// A slot of an ordered index (the region lookup table of an address space).
+    Index,
+    /// A state word: a task's state, the hardware timer's state, a boot phase.
+    State,
+    /// A task's priority.
+    Priority,
+    /// An identifier: a task id, an event id.
+    Id,
+    /// An absolute expiry tick.
+    Expiry,
+    /// A callback (handler) id.
+    Callback,
+    /// The virtual clock.
+    Clock,
+    /// A task's stack (its base address, or the bytes a handler used).
+    Stack,
+    /// The address of a message queue.
+    Queue,
+    /// An MMI timer id.
+    Timer,
 }
 
 impl Field {
@@ -184,6 +227,21 @@ impl Field {
             Field::Line => "line",
             Field::Block => "block",
             Field::Site => "site",
+            Field::Order => "order",
+            Field::RefCount => "refs",
+            Field::PhysAddr => "phys",
+            Field::Pte => "pte",
+            Field::Base => "base",
+            Field::Index => "index",
+            Field::State => "state",
+            Field::Priority => "priority",
+            Field::Id => "id",
+            Field::Expiry => "expiry",
+            Field::Callback => "callback",
+            Field::Clock => "clock",
+            Field::Stack => "stack",
+            Field::Queue => "queue",
+            Field::Timer => "timer",
         }
     }
 }
@@ -209,6 +267,11 @@ impl EventKind {
             EventKind::Fault { .. } => "fault",
             EventKind::Asm(event) => event.word(),
             EventKind::Awtk(e) => e.word(),
+            EventKind::Machine(e) => e.word(),
+            EventKind::Page(e) => e.word(),
+            EventKind::Vm(e) => e.word(),
+            EventKind::Task(e) => e.word(),
+            EventKind::Timer(e) => e.word(),
         }
     }
 
@@ -217,6 +280,11 @@ impl EventKind {
         match self {
             EventKind::Asm(event) => event.is_summary(),
             EventKind::Awtk(event) => event.is_summary(),
+            EventKind::Machine(_) => true,
+            EventKind::Page(e) => e.is_summary(),
+            EventKind::Vm(e) => e.is_summary(),
+            EventKind::Task(e) => e.is_summary(),
+            EventKind::Timer(e) => e.is_summary(),
             _ => matches!(
                 self,
                 EventKind::Alloc { .. }
@@ -310,6 +378,11 @@ impl fmt::Display for Event {
             }
             EventKind::Asm(event) => write!(f, " {event}"),
             EventKind::Awtk(e) => write!(f, " {e}"),
+            EventKind::Machine(e) => write!(f, "{e}"),
+            EventKind::Page(e) => write!(f, " {e}"),
+            EventKind::Vm(e) => write!(f, " {e}"),
+            EventKind::Task(e) => write!(f, " {e}"),
+            EventKind::Timer(e) => write!(f, " {e}"),
         }
     }
 }

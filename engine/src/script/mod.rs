@@ -1,0 +1,34 @@
+//! The script language: one consistent grammar that configures the machine, allocates and
+//! frees through every subsystem, pokes bytes, runs seeded random workloads and states
+//! expectations. `docs/script.md` is its reference page.
+//!
+//! A script is read line by line with fixed capacities, so the board runs it too: a line is
+//! lexed into at most [`MAX_TOKENS`] tokens that borrow the text ([`lexer`]), parsed and
+//! evaluated against an [`Env`] into a [`Stmt`] ([`parser`]), and executed by
+//! [`crate::machine::Machine`]. Nothing is copied out of the source: a `repeat` block is a
+//! pair of byte offsets into it ([`interp`]). Before the first step, [`check`] reads the
+//! whole text once, so a typo on the last line is reported before anything runs.
+//!
+//! One statement is one step. Errors ([`ScriptError`]) carry a line, a column, a length,
+//! a message and a hint, and render as a `line:col: message` block with a caret.
+//!
+//! # Adding a subsystem
+//!
+//! 1. an entry in [`ast::KINDS`] (keyword, singleton name or named pools, its operations);
+//! 2. a [`ast::Config`] variant and its parsing in `parser::Parser::config`;
+//! 3. a [`crate::machine::Pool`] variant and its construction in the machine's `configure`;
+//! 4. new operations: a [`ast::Verb`] and a [`ast::Call`] variant, parsed in
+//!    `parser::Parser::call` and executed in the machine's `call`; new fault kinds go in
+//!    [`ast::FAULT_KINDS`].
+
+pub mod ast;
+pub mod errors;
+pub mod interp;
+pub mod lexer;
+pub mod parser;
+
+pub use ast::{PoolKind, Stmt};
+pub use errors::{ErrorKind, Hint, ScriptError};
+pub use interp::{check, ScriptInfo, MAX_DEPTH, MAX_POOLS, MAX_VARS};
+pub use lexer::MAX_TOKENS;
+pub use parser::{parse_line, Env};
