@@ -7,6 +7,7 @@
 //!
 //! Tools are installed on first use and cached in `$CARGO_HOME/bin`.
 
+mod board;
 mod sh;
 mod tools;
 
@@ -24,6 +25,9 @@ commands:
   serve [--port N]                  build and serve the playground at http://127.0.0.1:N/
                                     (default 8080), rebuilding on change
   dist                              release build of the site into dist/
+  board [--no-wasm] [--timeout SECS]
+                                    the firmware under QEMU (mps2-an386): every trace
+                                    compared byte for byte with the host's and wasm's
   help                              this text
 ";
 
@@ -50,6 +54,7 @@ fn dispatch(args: &[String]) -> Result<()> {
             no_options("dist", rest)?;
             dist()
         }
+        "board" => board::command(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -169,8 +174,13 @@ fn stages() -> Vec<Stage> {
             title: "release site build with Trunk into dist/ (proves `serve` and `dist` work)",
             run: build_site,
         },
+        Stage {
+            id: "board",
+            title: "firmware under QEMU mps2-an386: traces identical to host and wasm",
+            run: board::stage,
+        },
         // Later stages: wasm tests in headless Chromium (wasm-bindgen-test-runner comes
-        // with the `tools` stage), Playwright against dist/, the board under QEMU.
+        // with the `tools` stage), Playwright against dist/.
     ]
 }
 

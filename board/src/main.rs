@@ -1,0 +1,260 @@
+//! The memplay firmware: every golden scenario and embedded script on the engine over a
+//! static simulated RAM, each trace printed between markers, then the engine's TLSF
+//! serving `Vec` and `Box` as the real heap. Exits with status 0 iff everything held.
+//!
+//! Output goes over semihosting (QEMU, the default) or defmt/RTT (`--features defmt` on a
+//! real board with probe-rs); see docs/board.md.
+
+#![no_std]
+#![no_main]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use cortex_m_rt::entry;
+use memplay_board::arena::Arena;
+use memplay_board::console::{Console, Lines};
+use memplay_board::heap::{self, TlsfHeap};
+use memplay_board::suite;
+
+#[cfg(feature = "semihosting")]
+use panic_semihosting as _;
+#[cfg(feature = "defmt")]
+use {defmt_rtt as _, panic_probe as _};
+
+/// Bytes of simulated RAM the cases run on, and of the real heap, per board.
+#[cfg(feature = "qemu")]
+mod sizes {
+    pub const SIM_RAM: usize = 256 * 1024;
+    pub const HEAP: usize = 32 * 1024;
+    pub const BOARD: &str = "qemu mps2-an386 (Cortex-M4F)";
+}
+#[cfg(feature = "stm32f4-discovery")]
+mod sizes {
+    pub const SIM_RAM: usize = 64 * 1024;
+    pub const HEAP: usize = 16 * 1024;
+    pub const BOARD: &str = "STM32F4-Discovery (STM32F407VG, Cortex-M4F)";
+}
+#[cfg(feature = "nrf52840-dk")]
+mod sizes {
+    pub const SIM_RAM: usize = 128 * 1024;
+    pub const HEAP: usize = 32 * 1024;
+    pub const BOARD: &str = "nRF52840-DK (nRF52840, Cortex-M4F)";
+}
+
+/// The simulated RAM every case runs on (each on a fresh machine).
+static SIM_RAM: Arena<{ sizes::SIM_RAM }> = Arena::new();
+/// The real heap's memory: the TLSF's control block, headers and blocks.
+static HEAP_ARENA: Arena<{ sizes::HEAP }> = Arena::new();
+
+#[global_allocator]
+static HEAP: TlsfHeap<{ sizes::HEAP }> = TlsfHeap::new(&HEAP_ARENA);
+
+#[cfg(feature = "semihosting")]
+mod out {
+    use cortex_m_semihosting::hio::{self, HostStream};
+
+    /// The host's stdout over semihosting.
+    pub struct Out(Option<HostStream>);
+
+    pub fn console() -> Out {
+        Out(hio::hstdout().ok())
+    }
+
+    impl memplay_board::console::Console for Out {
+        fn write(&mut self, text: &str) {
+            if let Some(stream) = &mut self.0 {
+                let _ = stream.write_all(text.as_bytes());
+            }
+        }
+    }
+}
+
+#[cfg(feature = "defmt")]
+mod out {
+    /// defmt over RTT: one frame per line (probe-rs prints it).
+    pub struct Out;
+
+    pub fn console() -> Out {
+        Out
+    }
+
+    impl memplay_board::console::Console for Out {
+        fn write(&mut self, text: &str) {
+            defmt::println!("{=str}", text.strip_suffix('\n').unwrap_or(text));
+        }
+    }
+}
+
+/// Ends the run: semihosting exit, which QEMU (and probe-rs) turn into the process status.
+fn exit(ok: bool) -> ! {
+    use cortex_m_semihosting::debug;
+    debug::exit(if ok {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+#[entry]
+fn main() -> ! {
+    let mut out = Lines::new(out::console());
+    let _ = writeln!(
+        out,
+        "memplay board: {} | simulated RAM {} bytes | heap {} bytes",
+        sizes::BOARD,
+        sizes::SIM_RAM,
+        sizes::HEAP
+    );
+    let tally = match SIM_RAM.take() {
+        Some(ram) => suite::run_all(ram, &mut out),
+        None => suite::Tally {
+            passed: 0,
+            failed: 1,
+        },
+    };
+    let heap_ok = heap_demo(&mut out);
+    let ok = tally.failed == 0 && heap_ok;
+    let _ = writeln!(out, "=== exit {} ===", if ok { 0 } else { 1 });
+    out.flush();
+    exit(ok)
+}
+
+/// `Vec` and `Box` on the engine's TLSF: what they got, the trace of one allocation, and
+/// the TLSF's full invariant check. True iff everything held.
+fn heap_demo<C: Console>(out: &mut Lines<C>) -> bool {
+    let mut ok = true;
+    let mut expect = |out: &mut Lines<C>, what: &str, held: bool| {
+        let _ = writeln!(out, "heap: {} {what}", if held { "ok  " } else { "FAIL" });
+        ok &= held;
+    };
+    let _ = writeln!(
+        out,
+        "=== heap: the engine's TLSF as #[global_allocator] ==="
+    );
+    let base = HEAP.base().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "heap: arena at {base:#010x}, {} bytes, align {}",
+        sizes::HEAP,
+        heap::ALIGN
+    );
+
+    // One Box, with the TLSF's trace of its allocation.
+    let mark = HEAP.tape().map(|t| t.mark()).unwrap_or(0);
+    let answer = Box::new(0x2a2a_2a2au32);
+    let at = &*answer as *const u32 as usize;
+    let _ = writeln!(
+        out,
+        "heap: Box::new(0x2a2a2a2a) at {at:#010x}; the TLSF's trace:"
+    );
+    if let Ok(tape) = HEAP.tape() {
+        let (events, dropped) = tape.since(mark);
+        for event in events {
+            let _ = writeln!(out, "heap:   {event}");
+        }
+        if dropped > 0 {
+            let _ = writeln!(out, "heap:   ({dropped} earlier events not kept)");
+        }
+    }
+    expect(
+        out,
+        "the Box is the TLSF's block",
+        HEAP.addr_of(at as *const u8) == Some(at as u32),
+    );
+    expect(out, "the Box holds its value", *answer == 0x2a2a_2a2a);
+
+    // A Vec that grows: realloc in place while the block after it is free, moved after.
+    let mut v: Vec<u32> = Vec::new();
+    let mut moves = 0;
+    let mut last = core::ptr::null();
+    for i in 0..1000u32 {
+        v.push(i.wrapping_mul(2_654_435_761));
+        if v.as_ptr() != last {
+            if !last.is_null() {
+                moves += 1;
+            }
+            last = v.as_ptr();
+        }
+    }
+    let _ = writeln!(
+        out,
+        "heap: Vec<u32> of {} at {:#010x}, capacity {}, moved {moves} times while growing",
+        v.len(),
+        v.as_ptr() as usize,
+        v.capacity()
+    );
+    let sum_ok = v
+        .iter()
+        .enumerate()
+        .all(|(i, &x)| x == (i as u32).wrapping_mul(2_654_435_761));
+    expect(
+        out,
+        "the Vec kept every element through its reallocs",
+        sum_ok,
+    );
+
+    // An over-aligned Box: served by over-allocating inside a TLSF block.
+    #[repr(C, align(64))]
+    struct Line([u8; 64]);
+    let line = Box::new(Line([7; 64]));
+    let at = &*line as *const Line as usize;
+    let _ = writeln!(out, "heap: Box<align(64)> at {at:#010x}");
+    expect(
+        out,
+        "the over-aligned Box is 64-aligned",
+        at.is_multiple_of(64),
+    );
+    expect(out, "its bytes are intact", line.0.iter().all(|&b| b == 7));
+
+    // Many small boxes, then the TLSF's figures and its full check.
+    let boxes: Vec<Box<[u8; 24]>> = (0..40).map(|i| Box::new([i as u8; 24])).collect();
+    match HEAP.stats() {
+        Ok(s) => {
+            let _ = writeln!(
+                out,
+                "heap: {} live blocks, used {} / capacity {} bytes, overhead {}, free {} (largest {})",
+                s.blocks, s.used, s.capacity, s.overhead, s.free, s.largest_free
+            );
+            expect(out, "the TLSF counts every live block", s.blocks == 44);
+        }
+        Err(e) => {
+            let _ = writeln!(out, "heap: stats failed: {e:?}");
+            expect(out, "stats", false);
+        }
+    }
+    let check = HEAP.check();
+    expect(out, "Tlsf::check with everything live", check.is_ok());
+    drop((answer, v, line, boxes));
+    let empty = HEAP.stats().map(|s| (s.blocks, s.free_blocks)).ok();
+    let _ = writeln!(
+        out,
+        "heap: after dropping everything: (live, free blocks) = {empty:?}"
+    );
+    expect(
+        out,
+        "everything came back into one free block",
+        empty == Some((0, 1)),
+    );
+    expect(out, "Tlsf::check after", HEAP.check().is_ok());
+    expect(out, "no free was refused", HEAP.refused() == Ok(0));
+    let _ = writeln!(out, "=== heap {} ===", if ok { "pass" } else { "FAIL" });
+    ok
+}
+
+/// A hard fault (a bad access the firmware did not expect) ends the run with a failure
+/// instead of hanging until the host's timeout.
+#[cortex_m_rt::exception]
+unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
+    let mut out = Lines::new(out::console());
+    let _ = writeln!(out, "=== hard fault at pc={:#010x} ===", frame.pc());
+    out.flush();
+    exit(false)
+}

@@ -1,0 +1,252 @@
+//! What the board runs, and the frames it prints.
+//!
+//! Every case prints
+//!
+//! ```text
+//! === scenario <name> ===
+//! <the canonical trace, one numbered line per event>
+//! === end <name> ===
+//! === pass <name> ===            (or: === FAIL <name>: <why> ===)
+//! ```
+//!
+//! and the run ends with `=== summary passed=<n> failed=<m> ===`. `cargo xtask board`
+//! cuts the output at these markers and compares each trace, byte for byte, with the
+//! host's and the wasm build's. Names never contain spaces.
+
+use core::fmt::{self, Write};
+
+use memplay_engine::machine::Machine;
+use memplay_engine::scenarios::{Scenario, ScenarioError, RAM_BYTES};
+use memplay_engine::script::{self, ScriptError};
+use memplay_engine::trace::TextSink;
+
+/// The most steps one script may run, as `memplay trace`'s default.
+pub const MAX_STEPS: u32 = 1_000_000;
+
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/scripts.rs"));
+}
+
+/// Every embedded script: `(name, text)`, from `engine/tests/scripts/*.mem` and the lessons'
+/// code blocks (see `collect.rs`).
+pub use generated::SCRIPTS;
+
+/// One thing to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Case {
+    /// A golden scenario of the engine (`memplay_engine::scenarios`).
+    Scenario(Scenario),
+    /// An embedded script.
+    Script {
+        name: &'static str,
+        text: &'static str,
+    },
+}
+
+impl Case {
+    /// The name in the frames: `golden/<scenario>`, `script/<stem>` or `lesson/<path>#<n>`.
+    pub fn name(&self) -> CaseName {
+        CaseName(*self)
+    }
+}
+
+/// A case's name, displayed without allocating.
+pub struct CaseName(Case);
+
+impl fmt::Display for CaseName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Case::Scenario(s) => write!(f, "golden/{}", s.name()),
+            Case::Script { name, .. } => f.write_str(name),
+        }
+    }
+}
+
+/// Every case, scenarios first, in a fixed order.
+pub fn cases() -> impl Iterator<Item = Case> {
+    Scenario::ALL.into_iter().map(Case::Scenario).chain(
+        SCRIPTS
+            .iter()
+            .map(|&(name, text)| Case::Script { name, text }),
+    )
+}
+
+/// Why a case failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// A scenario stopped early.
+    Scenario(ScenarioError),
+    /// The simulated RAM is smaller than the case needs.
+    RamTooSmall { needed: u64, available: usize },
+    /// The script does not check, or halted on a hard error.
+    Script(ScriptError),
+    /// `failed` of the script's expectations did not hold; `first` is the first.
+    Expectations {
+        failed: u32,
+        first: Option<ScriptError>,
+    },
+    /// The output refused a line, so the printed trace is incomplete.
+    OutputRefused,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Scenario(e) => write!(f, "{e}"),
+            Failure::RamTooSmall { needed, available } => write!(
+                f,
+                "the case needs {needed} bytes of simulated RAM, the board has {available}"
+            ),
+            Failure::Script(e) => write!(f, "{e}"),
+            Failure::Expectations { failed, first } => {
+                write!(f, "{failed} expectation(s) failed")?;
+                match first {
+                    Some(e) => write!(f, ", the first at {e}"),
+                    None => Ok(()),
+                }
+            }
+            Failure::OutputRefused => f.write_str("the output refused a trace line"),
+        }
+    }
+}
+
+/// Runs `case` on a fresh machine over `ram`, printing its frame to `out`.
+pub fn run_case<W: Write>(case: &Case, ram: &mut [u8], out: &mut W) -> Result<(), Failure> {
+    let name = case.name();
+    // Output errors are counted by the sink below; a marker that cannot be written
+    // shows up as a missing or garbled frame on the host.
+    let _ = writeln!(out, "=== scenario {name} ===");
+    let mut sink = TextSink::new(&mut *out);
+    let result = match *case {
+        Case::Scenario(scenario) => {
+            if ram.len() < RAM_BYTES {
+                Err(Failure::RamTooSmall {
+                    needed: RAM_BYTES as u64,
+                    available: ram.len(),
+                })
+            } else {
+                scenario
+                    .run(&mut ram[..], &mut sink)
+                    .map(|_| ())
+                    .map_err(Failure::Scenario)
+            }
+        }
+        Case::Script { text, .. } => run_script(text, ram, &mut sink),
+    };
+    let result = match (result, sink.overflowed) {
+        (Ok(()), true) => Err(Failure::OutputRefused),
+        (result, _) => result,
+    };
+    let _ = writeln!(out, "=== end {name} ===");
+    let _ = match &result {
+        Ok(()) => writeln!(out, "=== pass {name} ==="),
+        Err(why) => writeln!(out, "=== FAIL {name}: {why} ==="),
+    };
+    result
+}
+
+/// Runs a script to its end on a machine over `ram`, as `memplay trace` does on the host:
+/// every step's events numbered with the step; failed expectations are counted and the
+/// script goes on; a hard error stops it.
+fn run_script<W: Write>(
+    text: &'static str,
+    ram: &mut [u8],
+    sink: &mut TextSink<W>,
+) -> Result<(), Failure> {
+    let info = script::check(text).map_err(Failure::Script)?;
+    if info.ram_bytes > ram.len() as u64 {
+        return Err(Failure::RamTooSmall {
+            needed: info.ram_bytes,
+            available: ram.len(),
+        });
+    }
+    let mut machine = Machine::new(ram, text).map_err(Failure::Script)?;
+    let summary = machine
+        .run_traced(sink, MAX_STEPS)
+        .map_err(Failure::Script)?;
+    if summary.failures > 0 {
+        return Err(Failure::Expectations {
+            failed: summary.failures,
+            first: summary.first_failure,
+        });
+    }
+    Ok(())
+}
+
+/// How many cases passed and failed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub passed: u32,
+    pub failed: u32,
+}
+
+/// Runs every case over `ram` (each on a fresh machine) and prints the summary line.
+pub fn run_all<W: Write>(ram: &mut [u8], out: &mut W) -> Tally {
+    let mut tally = Tally::default();
+    for case in cases() {
+        match run_case(&case, ram, out) {
+            Ok(()) => tally.passed += 1,
+            Err(_) => tally.failed += 1,
+        }
+    }
+    let _ = writeln!(
+        out,
+        "=== summary passed={} failed={} ===",
+        tally.passed, tally.failed
+    );
+    tally
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::String;
+    use std::vec;
+
+    #[test]
+    fn every_scenario_passes_and_is_framed() {
+        let mut ram = vec![0u8; RAM_BYTES];
+        let mut out = String::new();
+        for scenario in Scenario::ALL {
+            run_case(&Case::Scenario(scenario), &mut ram, &mut out).unwrap();
+        }
+        assert!(out.starts_with("=== scenario golden/sysmem_boot ===\n0000 sys."));
+        assert!(out.contains(
+            "=== end golden/policy_lab_four_fits ===\n=== pass golden/policy_lab_four_fits ===\n"
+        ));
+    }
+
+    #[test]
+    fn every_embedded_script_passes() {
+        let mut ram = vec![0u8; 256 * 1024];
+        for (name, text) in SCRIPTS {
+            let mut out = String::new();
+            let case = Case::Script { name, text };
+            if let Err(e) = run_case(&case, &mut ram, &mut out) {
+                panic!("{name}: {e}\n{out}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_expectation_fails_the_case_and_the_trace_goes_on() {
+        let text = "ram r 0x1000 1K\nsys r\na = sys.alloc 16\nexpect a == 0\nb = sys.alloc 16\n";
+        let mut ram = vec![0u8; 4096];
+        let mut out = String::new();
+        let r = run_case(&Case::Script { name: "t", text }, &mut ram, &mut out);
+        assert!(
+            matches!(r, Err(Failure::Expectations { failed: 1, .. })),
+            "{r:?}\n{out}"
+        );
+        assert!(out.contains("\n0005 sys.carve "), "{out}");
+    }
+
+    #[test]
+    fn a_small_ram_fails_the_case_without_panicking() {
+        let mut ram = vec![0u8; 100];
+        let mut out = String::new();
+        let r = run_case(&Case::Scenario(Scenario::SysmemBoot), &mut ram, &mut out);
+        assert!(matches!(r, Err(Failure::RamTooSmall { .. })));
+        assert!(out.contains("=== FAIL golden/sysmem_boot: the case needs"));
+    }
+}
