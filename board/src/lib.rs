@@ -26,4 +26,5 @@ extern crate std;
 pub mod arena;
 pub mod console;
 pub mod heap;
+pub mod repl;
 pub mod suite;

@@ -90,6 +90,106 @@ mod out {
     }
 }
 
+/// The console's input over semihosting, for the REPL.
+#[cfg(feature = "semihosting")]
+mod input {
+    use cortex_m_semihosting::{nr, syscall, syscall1};
+
+    /// The host's command line (QEMU: the kernel's file name and `-append`'s text).
+    pub fn cmdline(buf: &mut [u8]) -> &str {
+        let mut block = [buf.as_mut_ptr() as usize, buf.len()];
+        // Safety: SYS_GET_CMDLINE gets a pointer to a two-word block {buffer, length}; the
+        // host writes at most `length` bytes into `buf` (valid and exclusively ours) and the
+        // used length into the block. Both outlive the call; the raw pointer makes the
+        // host's writes visible (the call is an asm block that clobbers memory).
+        let failed = unsafe { syscall1(nr::GET_CMDLINE, block.as_mut_ptr() as usize) } != 0;
+        let len = if failed { 0 } else { block[1].min(buf.len()) };
+        core::str::from_utf8(&buf[..len]).unwrap_or("")
+    }
+
+    /// Where the REPL's lines come from: a semihosting file handle, read with SYS_READ.
+    /// The console is the special file `:tt`; under QEMU it reads QEMU's stdin, so nothing
+    /// else may read stdin (no `-nographic`: use `-display none -serial none -monitor none`).
+    pub struct Input(usize);
+
+    impl Input {
+        /// The host's console.
+        pub fn console() -> Option<Input> {
+            Input::file(":tt")
+        }
+
+        /// The file `path` on the host, opened for reading.
+        pub fn file(path: &str) -> Option<Input> {
+            let mut name = [0u8; 256];
+            let bytes = path.as_bytes();
+            if bytes.len() >= name.len() {
+                return None;
+            }
+            name[..bytes.len()].copy_from_slice(bytes);
+            // Safety: SYS_OPEN reads a NUL-terminated name of the given length (without the
+            // NUL; `name` is zero past the path) and a mode (0, "r"); `name` outlives it.
+            let fd = unsafe { syscall!(OPEN, name.as_ptr(), nr::open::R, bytes.len()) } as isize;
+            (fd >= 0).then_some(Input(fd as usize))
+        }
+
+        /// Reads what is available (at most `buf.len()` bytes); 0 at the end of input.
+        pub fn read(&mut self, buf: &mut [u8]) -> usize {
+            // Safety: SYS_READ writes at most `buf.len()` bytes into `buf` (valid and
+            // exclusively ours for the call) and returns how many it did NOT read.
+            let not_read = unsafe { syscall!(READ, self.0, buf.as_mut_ptr(), buf.len()) };
+            buf.len().saturating_sub(not_read)
+        }
+    }
+}
+
+/// The playground on the board: script lines from the console, one step each, until
+/// `quit` or the end of input. True iff no line failed.
+#[cfg(feature = "semihosting")]
+fn repl<C: Console>(ram: &'static mut [u8], mut input: input::Input, out: &mut Lines<C>) -> bool {
+    use memplay_board::repl::{LineBuffer, Next, Piece, Repl, PROMPT};
+
+    Repl::banner(out, ram.len());
+    let mut session = match Repl::new(ram) {
+        Ok(session) => session,
+        Err(e) => {
+            let _ = writeln!(out, "error: {e}");
+            return false;
+        }
+    };
+    let _ = write!(out, "{PROMPT}");
+    out.flush();
+    let mut lines = LineBuffer::<256>::default();
+    let mut chunk = [0u8; 128];
+    let mut each = |piece: Piece<'_>| {
+        let next = match piece {
+            Piece::Line(text) => session.line(text, out),
+            Piece::Dropped => {
+                let _ = writeln!(out, "error: a line longer than 256 bytes, or not UTF-8");
+                Next::Continue
+            }
+        };
+        if next == Next::Continue {
+            let _ = write!(out, "{PROMPT}");
+            out.flush();
+        }
+        next
+    };
+    loop {
+        let n = input.read(&mut chunk);
+        let next = if n == 0 {
+            lines.finish(&mut each);
+            Next::Quit
+        } else {
+            lines.feed(&chunk[..n], &mut each)
+        };
+        if next == Next::Quit {
+            break;
+        }
+    }
+    let _ = writeln!(out);
+    session.failures == 0
+}
+
 /// Ends the run: semihosting exit, which QEMU (and probe-rs) turn into the process status.
 fn exit(ok: bool) -> ! {
     use cortex_m_semihosting::debug;
@@ -113,13 +213,31 @@ fn main() -> ! {
         sizes::SIM_RAM,
         sizes::HEAP
     );
-    let tally = match SIM_RAM.take() {
-        Some(ram) => suite::run_all(ram, &mut out),
-        None => suite::Tally {
-            passed: 0,
-            failed: 1,
-        },
+    let Some(ram) = SIM_RAM.take() else {
+        exit(false)
     };
+    #[cfg(feature = "semihosting")]
+    {
+        // `-append repl` (the console) or `-append "repl FILE"` (lines from a host file).
+        let mut buf = [0u8; 384];
+        let mut words = input::cmdline(&mut buf).split_whitespace().skip(1);
+        if words.next() == Some("repl") {
+            let source = match words.next() {
+                None => input::Input::console(),
+                Some(path) => input::Input::file(path),
+            };
+            let ok = match source {
+                Some(source) => repl(ram, source, &mut out),
+                None => {
+                    let _ = writeln!(out, "cannot open the REPL's input file");
+                    false
+                }
+            };
+            out.flush();
+            exit(ok)
+        }
+    }
+    let tally = suite::run_all(ram, &mut out);
     let heap_ok = heap_demo(&mut out);
     let ok = tally.failed == 0 && heap_ok;
     let _ = writeln!(out, "=== exit {} ===", if ok { 0 } else { 1 });

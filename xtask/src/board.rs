@@ -65,8 +65,30 @@ pub const QEMU: &[&str] = &[
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// `cargo xtask board [--no-wasm] [--timeout SECS]`.
+/// QEMU for the REPL: the console is semihosting's `:tt`, which reads QEMU's stdin, so no
+/// serial port or monitor may read it too (`-nographic` would multiplex stdin onto them).
+pub const QEMU_REPL: &[&str] = &[
+    "qemu-system-arm",
+    "-machine",
+    "mps2-an386",
+    "-cpu",
+    "cortex-m4",
+    "-display",
+    "none",
+    "-serial",
+    "none",
+    "-monitor",
+    "none",
+    "-semihosting-config",
+    "enable=on,target=native",
+    "-kernel",
+];
+
+/// `cargo xtask board [--no-wasm] [--timeout SECS] | --repl`.
 pub fn command(rest: &[String]) -> Result<()> {
+    if rest.first().map(String::as_str) == Some("--repl") {
+        return interactive(&Sh::new()?);
+    }
     let mut wasm = true;
     let mut timeout = DEFAULT_TIMEOUT;
     let mut it = rest.iter();
@@ -86,6 +108,24 @@ pub fn command(rest: &[String]) -> Result<()> {
 /// The `board` stage of `cargo xtask test`: everything, wasm included.
 pub fn stage(sh: &Sh) -> Result<()> {
     run(sh, true, DEFAULT_TIMEOUT)
+}
+
+/// `cargo xtask board --repl`: the firmware's REPL on this terminal.
+fn interactive(sh: &Sh) -> Result<()> {
+    ensure_tools(sh)?;
+    let board_dir = sh.root.join("board");
+    sh.run(
+        sh.cargo()
+            .current_dir(&board_dir)
+            .args(["build", "--release"]),
+    )?;
+    let elf = board_dir.join(format!("target/{THUMB}/release/memplay-board"));
+    let mut qemu = sh.cmd(QEMU_REPL[0]);
+    qemu.args(&QEMU_REPL[1..])
+        .arg(&elf)
+        .args(["-append", "repl"])
+        .stdin(Stdio::inherit());
+    sh.run(&mut qemu)
 }
 
 fn run(sh: &Sh, wasm: bool, timeout: Duration) -> Result<()> {
@@ -125,6 +165,43 @@ fn run(sh: &Sh, wasm: bool, timeout: Duration) -> Result<()> {
     );
 
     let mut sides = vec![("board", board_out, status)];
+
+    step("the REPL: each script typed line by line on the board's console");
+    let scripts = collect::collect(&sh.root).map_err(Error)?;
+    let mut repl_rows = Vec::new();
+    for script in scripts.iter().filter(|s| typeable(&s.text)) {
+        let Some((expected, host_ok)) = host.get(&script.name) else {
+            continue;
+        };
+        let mut qemu = sh.cmd(QEMU_REPL[0]);
+        qemu.args(&QEMU_REPL[1..])
+            .arg(&elf)
+            .args(["-append", "repl"]);
+        let (status, out) = run_with_input(qemu, Some(script.text.clone()), timeout)?;
+        let trace = repl_trace(&out);
+        let cell = match compare(expected, &trace) {
+            Ok(lines) if (status == Some(0)) == *host_ok => format!("{lines} lines identical"),
+            Ok(_) => {
+                failures.push(format!(
+                    "repl: {}: exit status {status:?}, but the host's verdict is {}",
+                    script.name,
+                    if *host_ok { "pass" } else { "fail" }
+                ));
+                "identical, verdict differs".into()
+            }
+            Err(m) => {
+                failures.push(format!("repl: {}: {m}", script.name));
+                "DIFFERENT".into()
+            }
+        };
+        repl_rows.push((script.name.clone(), cell));
+    }
+    for (name, cell) in &repl_rows {
+        println!("repl {name:<35} {cell}");
+    }
+    if repl_rows.is_empty() {
+        println!("no script can be typed line by line (all use `repeat`)");
+    }
     if wasm {
         step("the same suite built for wasm32, under node");
         sh.run(sh.cargo().current_dir(&board_dir).args([
@@ -266,14 +343,35 @@ fn is_root(sh: &Sh) -> bool {
 }
 
 /// Runs `cmd`, capturing stdout (stderr passes through), killing it after `timeout`.
-fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<(Option<i32>, String)> {
+fn run_with_timeout(cmd: Command, timeout: Duration) -> Result<(Option<i32>, String)> {
+    run_with_input(cmd, None, timeout)
+}
+
+/// As [`run_with_timeout`], writing `input` (if any) to the command's stdin.
+fn run_with_input(
+    mut cmd: Command,
+    input: Option<String>,
+    timeout: Duration,
+) -> Result<(Option<i32>, String)> {
     let name = format!("{:?}", cmd.get_program());
     println!("$ {name} {:?}", cmd.get_args().collect::<Vec<_>>());
+    let stdin = if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| Error(format!("cannot start {name}: {e}")))?;
+    if let (Some(input), Some(mut pipe)) = (input, child.stdin.take()) {
+        std::thread::spawn(move || {
+            use std::io::Write;
+            // A closed pipe (the child quit early) shows in its output and status.
+            let _ = pipe.write_all(input.as_bytes());
+        });
+    }
     let Some(mut stdout) = child.stdout.take() else {
         bail!("{name}: no stdout");
     };
@@ -349,6 +447,33 @@ fn host_traces(sh: &Sh) -> Result<BTreeMap<String, (String, bool)>> {
         }
     }
     Ok(traces)
+}
+
+/// True iff the script can be typed into the REPL one line at a time: no `repeat` block
+/// (a block runs its body again, which a console line cannot).
+pub fn typeable(script: &str) -> bool {
+    !script.lines().any(|line| {
+        let line = line.trim_start();
+        line.starts_with("repeat") || line.starts_with('}')
+    })
+}
+
+/// The trace lines of a REPL session's output: lines (after any prompts) that start with
+/// a step number.
+pub fn repl_trace(output: &str) -> String {
+    let mut trace = String::new();
+    for line in output.lines() {
+        let mut line = line;
+        while let Some(rest) = line.strip_prefix("memplay> ") {
+            line = rest;
+        }
+        let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+        if digits >= 4 && line.as_bytes().get(digits) == Some(&b' ') {
+            trace.push_str(line);
+            trace.push('\n');
+        }
+    }
+    trace
 }
 
 /// One case as a side printed it.
@@ -548,6 +673,22 @@ mod tests {
         assert_eq!((m.line, m.expected.as_str()), (last_line + 1, "<end>"));
         let crlf = trace.replace('\n', "\r\n");
         assert_eq!(compare(&trace, &crlf).unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn a_repl_session_is_cut_down_to_its_trace() {
+        let out = "banner\nmemplay> 0001 r.init base=0x00001000 size=1024\n\
+                   memplay> 0002 sys.fill addr=0x00001000 len=4 byte=0x00 field=data\n\
+                   0002 sys.init base=0x00001000 size=1024\n=> 0x00001010\n\
+                   memplay> error: 3:1: unknown statement\nmemplay> \n";
+        assert_eq!(
+            repl_trace(out),
+            "0001 r.init base=0x00001000 size=1024\n\
+             0002 sys.fill addr=0x00001000 len=4 byte=0x00 field=data\n\
+             0002 sys.init base=0x00001000 size=1024\n"
+        );
+        assert!(typeable("ram r 0 1K\na = 1\n"));
+        assert!(!typeable("repeat 3 {\n  tick 1\n}\n"));
     }
 
     #[test]
