@@ -243,6 +243,9 @@ impl State {
     }
 }
 
+/// Bytes of the heap's state outside its arena (the `Option<State>` in the lock).
+pub const STATE_SIZE: usize = core::mem::size_of::<Option<State>>();
+
 /// Why the heap cannot answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeapError {

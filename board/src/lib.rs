@@ -28,3 +28,37 @@ pub mod console;
 pub mod heap;
 pub mod repl;
 pub mod suite;
+
+/// The engine's state outside the simulated RAM, in bytes, on the target this is built
+/// for: what each Rust struct holds (configuration and root addresses; every header, link
+/// and bitmap is in the simulated RAM). The firmware prints it; docs/performance.md
+/// records it.
+pub fn engine_sizes() -> [(&'static str, usize); 14] {
+    use core::mem::size_of;
+    use memplay_engine as e;
+    [
+        (
+            "Ram<&mut [u8]> (region table)",
+            size_of::<e::Ram<&mut [u8]>>(),
+        ),
+        ("Tlsf", size_of::<e::tlsf::Tlsf>()),
+        ("DynMem (LiteOS bestfit)", size_of::<e::dynmem::DynMem>()),
+        ("PartitionPool", size_of::<e::partition::PartitionPool>()),
+        ("CtrlBuffer", size_of::<e::ctrl_buffer::CtrlBuffer>()),
+        ("SystemMemory", size_of::<e::sysmem::SystemMemory>()),
+        ("Adm", size_of::<e::adm::Adm>()),
+        ("PolicyLab", size_of::<e::policy_lab::PolicyLab>()),
+        ("Event (one trace event)", size_of::<e::Event>()),
+        (
+            "Machine<&mut [u8], &str> (script interpreter)",
+            size_of::<e::machine::Machine<&mut [u8], &str>>(),
+        ),
+        ("heap: TlsfHeap state (Ram + Tlsf + tape)", heap::STATE_SIZE),
+        ("heap: Tape of the latest events", size_of::<heap::Tape>()),
+        (
+            "console: Lines buffer",
+            size_of::<console::Lines<console::NoConsole>>(),
+        ),
+        ("repl: Repl session", size_of::<repl::Repl<'static>>()),
+    ]
+}

@@ -35,14 +35,17 @@ mod sizes {
 }
 #[cfg(feature = "stm32f4-discovery")]
 mod sizes {
-    pub const SIM_RAM: usize = 64 * 1024;
+    // 128 KiB of SRAM: too little stack for scripts (see suite::SCRIPT_STACK); the
+    // golden scenarios and the heap demo run.
+    pub const SIM_RAM: usize = 48 * 1024;
     pub const HEAP: usize = 16 * 1024;
     pub const BOARD: &str = "STM32F4-Discovery (STM32F407VG, Cortex-M4F)";
 }
 #[cfg(feature = "nrf52840-dk")]
 mod sizes {
-    pub const SIM_RAM: usize = 128 * 1024;
-    pub const HEAP: usize = 32 * 1024;
+    // 256 KiB of RAM: these leave about 170 KiB for the stack, enough for scripts.
+    pub const SIM_RAM: usize = 64 * 1024;
+    pub const HEAP: usize = 16 * 1024;
     pub const BOARD: &str = "nRF52840-DK (nRF52840, Cortex-M4F)";
 }
 
@@ -145,6 +148,7 @@ mod input {
 /// The playground on the board: script lines from the console, one step each, until
 /// `quit` or the end of input. True iff no line failed.
 #[cfg(feature = "semihosting")]
+#[inline(never)] // its session is a large local: keep it out of `main`'s frame
 fn repl<C: Console>(ram: &'static mut [u8], mut input: input::Input, out: &mut Lines<C>) -> bool {
     use memplay_board::repl::{LineBuffer, Next, Piece, Repl, PROMPT};
 
@@ -190,6 +194,73 @@ fn repl<C: Console>(ram: &'static mut [u8], mut input: input::Input, out: &mut L
     session.failures == 0
 }
 
+/// How much stack the run used: the free RAM between the statics and the stack is painted
+/// with a pattern at the start, and the lowest word no longer holding it is the deepest
+/// the stack went (the Machine of a script is a large local: see docs/performance.md).
+mod stack {
+    use core::ptr;
+
+    const PAINT: u32 = 0xa5a5_a5a5;
+    /// Left untouched below the stack pointer when painting, for `paint`'s own frame.
+    const MARGIN: usize = 256;
+
+    extern "C" {
+        /// cortex-m-rt: the end of the statics (`.bss`, `.uninit`); the stack may grow
+        /// down to here.
+        static _stack_end: u32;
+        /// cortex-m-rt: the initial stack pointer (the top of RAM).
+        static _stack_start: u32;
+    }
+
+    fn bounds() -> (usize, usize) {
+        // Only the addresses of the linker symbols are taken, never their values.
+        (
+            ptr::addr_of!(_stack_end) as usize,
+            ptr::addr_of!(_stack_start) as usize,
+        )
+    }
+
+    /// Paints the unused stack. Call first thing in `main`.
+    pub fn paint() {
+        let (end, _) = bounds();
+        let sp = cortex_m::register::msp::read() as usize;
+        let mut at = end;
+        while at + 4 <= sp.saturating_sub(MARGIN) {
+            // Safety: `[_stack_end, sp - MARGIN)` is RAM that no Rust object occupies: the
+            // statics end at `_stack_end` and the stack lives above `sp`; nothing else
+            // runs (no interrupt is enabled). Volatile, so the writes are not elided.
+            unsafe { ptr::with_exposed_provenance_mut::<u32>(at).write_volatile(PAINT) };
+            at += 4;
+        }
+    }
+
+    /// The most stack used since `paint`, in bytes.
+    pub fn used() -> usize {
+        let (end, start) = bounds();
+        let mut at = end;
+        while at < start {
+            // Safety: an aligned read of RAM between the statics and the top of the stack.
+            if unsafe { ptr::with_exposed_provenance::<u32>(at).read_volatile() } != PAINT {
+                break;
+            }
+            at += 4;
+        }
+        start - at
+    }
+
+    /// The stack's room: from the top of RAM down to the statics.
+    pub fn room() -> usize {
+        let (end, start) = bounds();
+        start - end
+    }
+
+    /// What is left of it below the current stack pointer.
+    pub fn free_now() -> usize {
+        let (end, _) = bounds();
+        (cortex_m::register::msp::read() as usize).saturating_sub(end)
+    }
+}
+
 /// Ends the run: semihosting exit, which QEMU (and probe-rs) turn into the process status.
 fn exit(ok: bool) -> ! {
     use cortex_m_semihosting::debug;
@@ -205,6 +276,7 @@ fn exit(ok: bool) -> ! {
 
 #[entry]
 fn main() -> ! {
+    stack::paint();
     let mut out = Lines::new(out::console());
     let _ = writeln!(
         out,
@@ -237,8 +309,21 @@ fn main() -> ! {
             exit(ok)
         }
     }
-    let tally = suite::run_all(ram, &mut out);
+    let tally = suite::run_all_within(ram, stack::free_now(), &mut out);
     let heap_ok = heap_demo(&mut out);
+    let _ = writeln!(
+        out,
+        "=== sizes: the engine's state outside the simulated RAM (bytes) ==="
+    );
+    for (what, bytes) in memplay_board::engine_sizes() {
+        let _ = writeln!(out, "size {bytes:>6}  {what}");
+    }
+    let _ = writeln!(
+        out,
+        "stack: {} bytes used at most, of {} between the statics and the top of RAM",
+        stack::used(),
+        stack::room()
+    );
     let ok = tally.failed == 0 && heap_ok;
     let _ = writeln!(out, "=== exit {} ===", if ok { 0 } else { 1 });
     out.flush();
@@ -247,6 +332,7 @@ fn main() -> ! {
 
 /// `Vec` and `Box` on the engine's TLSF: what they got, the trace of one allocation, and
 /// the TLSF's full invariant check. True iff everything held.
+#[inline(never)]
 fn heap_demo<C: Console>(out: &mut Lines<C>) -> bool {
     let mut ok = true;
     let mut expect = |out: &mut Lines<C>, what: &str, held: bool| {
@@ -289,34 +375,44 @@ fn heap_demo<C: Console>(out: &mut Lines<C>) -> bool {
     );
     expect(out, "the Box holds its value", *answer == 0x2a2a_2a2a);
 
-    // A Vec that grows: realloc in place while the block after it is free, moved after.
-    let mut v: Vec<u32> = Vec::new();
-    let mut moves = 0;
-    let mut last = core::ptr::null();
-    for i in 0..1000u32 {
+    // A Vec that grows by realloc: moved while a neighbour blocks it, in place after.
+    let mut v: Vec<u32> = Vec::with_capacity(4);
+    v.extend(0..4);
+    let neighbour = Box::new([0u8; 16]); // the block right after the Vec's
+    let (mut in_place, mut moved) = (0, 0);
+    for i in 4..1000u32 {
+        let (at, capacity) = (v.as_ptr(), v.capacity());
         v.push(i.wrapping_mul(2_654_435_761));
-        if v.as_ptr() != last {
-            if !last.is_null() {
-                moves += 1;
+        if v.capacity() != capacity {
+            if v.as_ptr() == at {
+                in_place += 1;
+            } else {
+                moved += 1;
             }
-            last = v.as_ptr();
         }
     }
     let _ = writeln!(
         out,
-        "heap: Vec<u32> of {} at {:#010x}, capacity {}, moved {moves} times while growing",
+        "heap: Vec<u32> of {} at {:#010x}, capacity {}: grew {moved} time(s) by moving \
+         (a neighbour at {:#010x} was in the way), {in_place} time(s) in place",
         v.len(),
         v.as_ptr() as usize,
-        v.capacity()
+        v.capacity(),
+        &*neighbour as *const [u8; 16] as usize
     );
-    let sum_ok = v
-        .iter()
-        .enumerate()
-        .all(|(i, &x)| x == (i as u32).wrapping_mul(2_654_435_761));
+    let kept = v.iter().enumerate().all(|(i, &x)| {
+        let i = i as u32;
+        x == if i < 4 {
+            i
+        } else {
+            i.wrapping_mul(2_654_435_761)
+        }
+    });
+    expect(out, "the Vec kept every element through its reallocs", kept);
     expect(
         out,
-        "the Vec kept every element through its reallocs",
-        sum_ok,
+        "the TLSF grew it in place when it could",
+        in_place > 0 && moved > 0,
     );
 
     // An over-aligned Box: served by over-allocating inside a TLSF block.
@@ -341,7 +437,7 @@ fn heap_demo<C: Console>(out: &mut Lines<C>) -> bool {
                 "heap: {} live blocks, used {} / capacity {} bytes, overhead {}, free {} (largest {})",
                 s.blocks, s.used, s.capacity, s.overhead, s.free, s.largest_free
             );
-            expect(out, "the TLSF counts every live block", s.blocks == 44);
+            expect(out, "the TLSF counts every live block", s.blocks == 45);
         }
         Err(e) => {
             let _ = writeln!(out, "heap: stats failed: {e:?}");
@@ -350,7 +446,7 @@ fn heap_demo<C: Console>(out: &mut Lines<C>) -> bool {
     }
     let check = HEAP.check();
     expect(out, "Tlsf::check with everything live", check.is_ok());
-    drop((answer, v, line, boxes));
+    drop((answer, v, neighbour, line, boxes));
     let empty = HEAP.stats().map(|s| (s.blocks, s.free_blocks)).ok();
     let _ = writeln!(
         out,

@@ -23,6 +23,12 @@ use memplay_engine::trace::TextSink;
 /// The most steps one script may run, as `memplay trace`'s default.
 pub const MAX_STEPS: u32 = 1_000_000;
 
+/// Stack a script needs on thumbv7em, measured under QEMU (about 114 KiB: the engine's
+/// `Machine` is 51.6 KiB and `Machine::new` builds it in a temporary before moving it
+/// into its result) with a margin. A board with less room fails scripts cleanly instead
+/// of overflowing its stack into the statics (see docs/performance.md).
+pub const SCRIPT_STACK: usize = 140 * 1024;
+
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/scripts.rs"));
 }
@@ -87,6 +93,8 @@ pub enum Failure {
     },
     /// The output refused a line, so the printed trace is incomplete.
     OutputRefused,
+    /// The board's stack is too small for the script interpreter.
+    StackTooSmall { needed: usize, available: usize },
 }
 
 impl fmt::Display for Failure {
@@ -106,12 +114,26 @@ impl fmt::Display for Failure {
                 }
             }
             Failure::OutputRefused => f.write_str("the output refused a trace line"),
+            Failure::StackTooSmall { needed, available } => write!(
+                f,
+                "scripts need {needed} bytes of stack, the board has {available}"
+            ),
         }
     }
 }
 
 /// Runs `case` on a fresh machine over `ram`, printing its frame to `out`.
 pub fn run_case<W: Write>(case: &Case, ram: &mut [u8], out: &mut W) -> Result<(), Failure> {
+    run_case_within(case, ram, usize::MAX, out)
+}
+
+/// [`run_case`] on a board whose stack has `stack` bytes of room.
+pub fn run_case_within<W: Write>(
+    case: &Case,
+    ram: &mut [u8],
+    stack: usize,
+    out: &mut W,
+) -> Result<(), Failure> {
     let name = case.name();
     // Output errors are counted by the sink below; a marker that cannot be written
     // shows up as a missing or garbled frame on the host.
@@ -131,6 +153,10 @@ pub fn run_case<W: Write>(case: &Case, ram: &mut [u8], out: &mut W) -> Result<()
                     .map_err(Failure::Scenario)
             }
         }
+        Case::Script { .. } if stack < SCRIPT_STACK => Err(Failure::StackTooSmall {
+            needed: SCRIPT_STACK,
+            available: stack,
+        }),
         Case::Script { text, .. } => run_script(text, ram, &mut sink),
     };
     let result = match (result, sink.overflowed) {
@@ -148,6 +174,10 @@ pub fn run_case<W: Write>(case: &Case, ram: &mut [u8], out: &mut W) -> Result<()
 /// Runs a script to its end on a machine over `ram`, as `memplay trace` does on the host:
 /// every step's events numbered with the step; failed expectations are counted and the
 /// script goes on; a hard error stops it.
+///
+/// Not inlined: the machine is a large local (see docs/performance.md), which should take
+/// stack only while a script runs.
+#[inline(never)]
 fn run_script<W: Write>(
     text: &'static str,
     ram: &mut [u8],
@@ -160,7 +190,12 @@ fn run_script<W: Write>(
             available: ram.len(),
         });
     }
-    let mut machine = Machine::new(ram, text).map_err(Failure::Script)?;
+    // Used in place, not moved out of the `Result`: a move copies the machine.
+    let mut made = Machine::new(ram, text);
+    let machine = match &mut made {
+        Ok(machine) => machine,
+        Err(e) => return Err(Failure::Script(*e)),
+    };
     let summary = machine
         .run_traced(sink, MAX_STEPS)
         .map_err(Failure::Script)?;
@@ -182,9 +217,14 @@ pub struct Tally {
 
 /// Runs every case over `ram` (each on a fresh machine) and prints the summary line.
 pub fn run_all<W: Write>(ram: &mut [u8], out: &mut W) -> Tally {
+    run_all_within(ram, usize::MAX, out)
+}
+
+/// [`run_all`] on a board whose stack has `stack` bytes of room.
+pub fn run_all_within<W: Write>(ram: &mut [u8], stack: usize, out: &mut W) -> Tally {
     let mut tally = Tally::default();
     for case in cases() {
-        match run_case(&case, ram, out) {
+        match run_case_within(&case, ram, stack, out) {
             Ok(()) => tally.passed += 1,
             Err(_) => tally.failed += 1,
         }
@@ -239,6 +279,16 @@ mod tests {
             "{r:?}\n{out}"
         );
         assert!(out.contains("\n0005 sys.carve "), "{out}");
+    }
+
+    #[test]
+    fn a_small_stack_fails_scripts_and_runs_scenarios() {
+        let mut ram = vec![0u8; 256 * 1024];
+        let mut out = String::new();
+        let tally = run_all_within(&mut ram, 60 * 1024, &mut out);
+        assert_eq!(tally.passed, Scenario::ALL.len() as u32);
+        assert_eq!(tally.failed, SCRIPTS.len() as u32);
+        assert!(out.contains("scripts need 143360 bytes of stack, the board has 61440"));
     }
 
     #[test]

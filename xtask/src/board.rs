@@ -164,6 +164,19 @@ fn run(sh: &Sh, wasm: bool, timeout: Duration) -> Result<()> {
         board_out.len()
     );
 
+    match std::fs::read(&elf).map_err(|e| e.to_string()).and_then(|b| elf_sizes(&b)) {
+        Ok(size) => println!(
+            "firmware: flash {} bytes (text+rodata {}, data {}), static RAM {} bytes (data {}, bss {})",
+            size.text + size.data,
+            size.text,
+            size.data,
+            size.data + size.bss,
+            size.data,
+            size.bss
+        ),
+        Err(e) => failures.push(format!("cannot read the firmware's sizes: {e}")),
+    }
+
     let mut sides = vec![("board", board_out, status)];
 
     step("the REPL: each script typed line by line on the board's console");
@@ -449,6 +462,55 @@ fn host_traces(sh: &Sh) -> Result<BTreeMap<String, (String, bool)>> {
     Ok(traces)
 }
 
+/// What `size` (Berkeley format) reports for an ELF: `text` is what stays in flash (code,
+/// read-only data, the vector table), `data` is initialised RAM (whose initial image is in
+/// flash too), `bss` is zeroed RAM.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sizes {
+    pub text: u64,
+    pub data: u64,
+    pub bss: u64,
+}
+
+/// Sums the allocated sections of a 32-bit little-endian ELF file by their flags.
+pub fn elf_sizes(elf: &[u8]) -> std::result::Result<Sizes, String> {
+    const SHF_WRITE: u32 = 1;
+    const SHF_ALLOC: u32 = 2;
+    const SHT_NOBITS: u32 = 8;
+    let u16_at = |at: usize| -> std::result::Result<u16, String> {
+        elf.get(at..at + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .ok_or_else(|| format!("the ELF file ends before byte {at}"))
+    };
+    let u32_at = |at: usize| -> std::result::Result<u32, String> {
+        elf.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| format!("the ELF file ends before byte {at}"))
+    };
+    if elf.get(..6) != Some(b"\x7fELF\x01\x01") {
+        return Err("not a 32-bit little-endian ELF file".into());
+    }
+    let shoff = u32_at(0x20)? as usize;
+    let shentsize = u16_at(0x2e)? as usize;
+    let shnum = u16_at(0x30)? as usize;
+    let mut sizes = Sizes::default();
+    for i in 0..shnum {
+        let sh = shoff + i * shentsize;
+        let (kind, flags, size) = (u32_at(sh + 4)?, u32_at(sh + 8)?, u32_at(sh + 20)? as u64);
+        if flags & SHF_ALLOC == 0 {
+            continue;
+        }
+        if flags & SHF_WRITE == 0 {
+            sizes.text += size;
+        } else if kind == SHT_NOBITS {
+            sizes.bss += size;
+        } else {
+            sizes.data += size;
+        }
+    }
+    Ok(sizes)
+}
+
 /// True iff the script can be typed into the REPL one line at a time: no `repeat` block
 /// (a block runs its body again, which a console line cannot).
 pub fn typeable(script: &str) -> bool {
@@ -689,6 +751,34 @@ mod tests {
         );
         assert!(typeable("ram r 0 1K\na = 1\n"));
         assert!(!typeable("repeat 3 {\n  tick 1\n}\n"));
+    }
+
+    #[test]
+    fn elf_sizes_sum_sections_by_their_flags() {
+        // A header, then 4 section headers (type, flags, size): null, code, data, bss,
+        // debug info (not allocated).
+        let mut elf = vec![0u8; 52];
+        elf[..6].copy_from_slice(b"\x7fELF\x01\x01");
+        elf[0x20..0x24].copy_from_slice(&52u32.to_le_bytes());
+        elf[0x2e..0x30].copy_from_slice(&40u16.to_le_bytes());
+        elf[0x30..0x32].copy_from_slice(&5u16.to_le_bytes());
+        for (kind, flags, size) in [
+            (0u32, 0u32, 0u32),
+            (1, 6, 1000),
+            (1, 3, 24),
+            (8, 3, 4096),
+            (1, 0, 7),
+        ] {
+            let mut sh = [0u8; 40];
+            sh[4..8].copy_from_slice(&kind.to_le_bytes());
+            sh[8..12].copy_from_slice(&flags.to_le_bytes());
+            sh[20..24].copy_from_slice(&size.to_le_bytes());
+            elf.extend_from_slice(&sh);
+        }
+        let sizes = elf_sizes(&elf).unwrap();
+        assert_eq!((sizes.text, sizes.data, sizes.bss), (1000, 24, 4096));
+        assert!(elf_sizes(&elf[..60]).is_err());
+        assert!(elf_sizes(b"not an elf").is_err());
     }
 
     #[test]
