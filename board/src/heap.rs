@@ -37,13 +37,17 @@
 //!   from the raw arena pointer, inside each call. While a call runs no user code runs, and
 //!   the engine only reads and writes headers, links and free bytes (and, in `realloc`,
 //!   the block being resized, which the caller hands over). But the transient slice also
-//!   *covers* live blocks that user code may hold references into. Under Rust's
-//!   operational aliasing models (Stacked/Tree Borrows, checked by Miri) creating a
-//!   reference over bytes another live `&mut` owns is undefined behaviour even if those
-//!   bytes are never touched; the codegen cannot exploit it here (the critical section
-//!   is an opaque call and a compiler fence), but a fully model-sound heap needs a
-//!   `Storage` that hands out byte ranges or raw pointers instead of a whole slice — a
-//!   change to the engine's `ram.rs` contract, noted in `docs/board.md`.
+//!   *covers* live blocks that user code may hold references into, and under Rust's
+//!   operational aliasing models creating a reference over bytes another live `&mut`
+//!   owns invalidates that `&mut`: Miri (Stacked and Tree Borrows) reports the test
+//!   `a_live_reference_into_one_block_survives_other_calls` as undefined behaviour. The
+//!   compiler cannot exploit it here (every call is behind an opaque critical section),
+//!   and native tests and the QEMU run pass, but it is not model-sound.
+//!   `board/proposals/storage-range.patch` fixes it: `Storage` gains `range`/`range_mut`
+//!   (defaulting to slices of `bytes`), `Ram` uses them, and this storage overrides them
+//!   to cover only the bytes an access touches; with it every heap test passes under Miri
+//!   with both models and every engine test still passes. It changes `ram.rs`, a shared
+//!   contract, so it is the lead's call.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::RefCell;

@@ -12,7 +12,8 @@
 //! - [`arena`]: a static byte array handed out once, without `static mut`;
 //! - [`console`]: a line-buffered `fmt::Write` over any output (semihosting, defmt);
 //! - [`suite`]: the cases and the output frames `cargo xtask board` parses;
-//! - [`heap`]: the `#[global_allocator]` on the engine's TLSF.
+//! - [`heap`]: the `#[global_allocator]` on the engine's TLSF;
+//! - [`repl`]: a console session where each typed script line runs as one step.
 //!
 //! `unsafe` is allowed in this crate only (the engine forbids it); every unsafe block says
 //! why it is sound in a `// Safety:` comment.
