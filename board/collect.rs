@@ -19,8 +19,10 @@ pub struct Script {
     pub text: String,
 }
 
-/// The info-string words that mark a Markdown code block as a runnable memplay script.
-pub const SCRIPT_FENCES: &[&str] = &["mem", "memplay"];
+/// The info-string words that mark a Markdown code block as a runnable memplay script:
+/// `mem` (the main script and extra scripts) and `mem exercise` (an exercise's solution,
+/// a complete script that passes); see lessons/README.md.
+pub const SCRIPT_FENCES: &[&str] = &["mem"];
 
 /// Every script under `root` (the repository root), sorted by name. Missing directories
 /// give no scripts.
@@ -40,7 +42,12 @@ pub fn collect(root: &Path) -> Result<Vec<Script>, String> {
         });
     }
     let lessons = root.join("lessons");
-    for path in files(&lessons, "md")? {
+    // Lessons are the Markdown files inside lesson folders; `lessons/README.md` describes
+    // the format and is not one.
+    for path in files(&lessons, "md")?
+        .into_iter()
+        .filter(|p| p.parent() != Some(lessons.as_path()))
+    {
         let rel = path
             .strip_prefix(&lessons)
             .map_err(|e| e.to_string())?

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 
 use memplay_board::suite;
 
-/// Simulated RAM for the cases: as much as the QEMU build's.
-const SIM_RAM: usize = 256 * 1024;
+/// Simulated RAM for the cases: as much as the QEMU build has.
+const SIM_RAM: usize = 3 * 1024 * 1024;
 
 static OUT: Mutex<String> = Mutex::new(String::new());
 
