@@ -154,6 +154,31 @@ impl Storage for RawStorage {
         // under the lock) guarantees no other slice from this storage is alive.
         unsafe { core::slice::from_raw_parts_mut(self.0.ptr.as_ptr(), self.0.len) }
     }
+
+    // With these, each engine access makes a slice over the bytes it touches only, never
+    // over a live block's payload: Miri (Stacked and Tree Borrows) then accepts the heap.
+
+    fn byte_len(&self) -> usize {
+        self.0.len
+    }
+
+    fn range(&self, at: usize, len: usize) -> &[u8] {
+        if at > self.0.len || len > self.0.len - at {
+            return &[];
+        }
+        // Safety: `[at, at + len)` lies in the arena (checked above), which is valid for
+        // reads for 'static; the slice lives only for this access, under the heap's lock.
+        unsafe { core::slice::from_raw_parts(self.0.ptr.as_ptr().add(at), len) }
+    }
+
+    fn range_mut(&mut self, at: usize, len: usize) -> &mut [u8] {
+        if at > self.0.len || len > self.0.len - at {
+            return &mut [];
+        }
+        // Safety: as in `range`; `&mut self` (the heap's one state, under the lock) means
+        // no other slice from this storage is alive.
+        unsafe { core::slice::from_raw_parts_mut(self.0.ptr.as_ptr().add(at), len) }
+    }
 }
 
 /// Everything the heap keeps outside its arena: the simulated RAM's region table, the
