@@ -14,6 +14,15 @@ use crate::policy_lab::LabConfig;
 use crate::ram::RegionKind;
 use crate::sysmem::MAX_AREAS;
 
+// pages, vm, tasks, timers
+use crate::pages::MAX_SEGMENTS;
+use crate::vm::VmConfig;
+
+pub use super::kernel::{
+    ActionSpec, BrkTo, Callback, Figure, KernelStmt, PagesCall, PagesFree, TaskRow, TimerStmt,
+    VmCall, When, KERNEL_FUNCTIONS,
+};
+
 /// Bytes `start..end` of a line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Span {
@@ -32,8 +41,35 @@ impl Span {
 
 /// The words a line can start with (besides `NAME =` and `pool.verb`).
 pub const STATEMENTS: &[&str] = &[
-    "ram", "sys", "sysmem", "ctrl", "part", "lab", "seed", "poke", "poke32", "peek", "peek32",
-    "fill", "note", "check", "expect", "tick", "repeat",
+    "ram",
+    "sys",
+    "sysmem",
+    "ctrl",
+    "part",
+    "lab",
+    "seed",
+    "poke",
+    "poke32",
+    "peek",
+    "peek32",
+    "fill",
+    "note",
+    "check",
+    "expect",
+    "tick",
+    "repeat",
+    // pages, vm, tasks, timers
+    "pages",
+    "vm",
+    "task",
+    "behaviour",
+    "on",
+    "timers",
+    "boot",
+    "send",
+    "run",
+    "timer",
+    "preset",
 ];
 
 /// The kinds of pool a script can configure.
@@ -47,6 +83,11 @@ pub enum PoolKind {
     Part,
     /// A free-list policy-lab pool (`lab NAME`).
     Lab,
+    // pages, vm, tasks, timers
+    /// LiteOS-A's physical pages and buddy allocator (`pages`).
+    Pages,
+    /// LiteOS-A's virtual memory (`vm`); not an allocator, so not among the pools.
+    Vm,
 }
 
 /// A pool kind's entry in the language.
@@ -88,6 +129,42 @@ pub const KINDS: &[KindSpec] = &[
         singleton: None,
         verbs: &[Verb::Alloc, Verb::Free, Verb::Realloc],
     },
+    // pages, vm, tasks, timers
+    KindSpec {
+        kind: PoolKind::Pages,
+        keyword: "pages",
+        singleton: Some("pages"),
+        verbs: &[
+            Verb::Alloc,
+            Verb::Free,
+            Verb::Get,
+            Verb::Put,
+            Verb::Lru,
+            Verb::Touch,
+            Verb::Reclaim,
+        ],
+    },
+    KindSpec {
+        kind: PoolKind::Vm,
+        keyword: "vm",
+        singleton: Some("vm"),
+        verbs: &[
+            Verb::Space,
+            Verb::Switch,
+            Verb::Destroy,
+            Verb::Region,
+            Verb::RegionFree,
+            Verb::Map,
+            Verb::Unmap,
+            Verb::Translate,
+            Verb::Access,
+            Verb::Brk,
+            Verb::Sbrk,
+            Verb::Vmalloc,
+            Verb::Vfree,
+            Verb::SpaceOf,
+        ],
+    },
 ];
 
 impl PoolKind {
@@ -104,16 +181,99 @@ pub enum Verb {
     Alloc,
     Free,
     Realloc,
+    // pages, vm, tasks, timers
+    /// `pages.get P`: take a reference.
+    Get,
+    /// `pages.put P`: drop a reference.
+    Put,
+    /// `pages.lru P`: put the block on the inactive LRU list.
+    Lru,
+    /// `pages.touch P`: an access moves it to the active list.
+    Touch,
+    /// `pages.reclaim N`.
+    Reclaim,
+    /// `vm.space user|kernel|vmalloc`.
+    Space,
+    /// `vm.switch SPACE`.
+    Switch,
+    /// `vm.destroy SPACE`.
+    Destroy,
+    /// `vm.region SPACE ADDR SIZE PERMS ...`.
+    Region,
+    /// `vm.region_free SPACE ADDR`.
+    RegionFree,
+    /// `vm.map [SPACE] VADDR PADDR`.
+    Map,
+    /// `vm.unmap [SPACE] VADDR`.
+    Unmap,
+    /// `vm.translate [SPACE] VADDR`.
+    Translate,
+    /// `vm.access VADDR [read|write]`.
+    Access,
+    /// `vm.brk SPACE ADDR|+N|-N`.
+    Brk,
+    /// `vm.sbrk SPACE N|-N`.
+    Sbrk,
+    /// `vm.vmalloc SIZE`.
+    Vmalloc,
+    /// `vm.vfree ADDR`.
+    Vfree,
+    /// `vm.space_of ADDR`.
+    SpaceOf,
 }
 
 impl Verb {
-    pub const ALL: &'static [Verb] = &[Verb::Alloc, Verb::Free, Verb::Realloc];
+    pub const ALL: &'static [Verb] = &[
+        Verb::Alloc,
+        Verb::Free,
+        Verb::Realloc,
+        // pages, vm, tasks, timers
+        Verb::Get,
+        Verb::Put,
+        Verb::Lru,
+        Verb::Touch,
+        Verb::Reclaim,
+        Verb::Space,
+        Verb::Switch,
+        Verb::Destroy,
+        Verb::Region,
+        Verb::RegionFree,
+        Verb::Map,
+        Verb::Unmap,
+        Verb::Translate,
+        Verb::Access,
+        Verb::Brk,
+        Verb::Sbrk,
+        Verb::Vmalloc,
+        Verb::Vfree,
+        Verb::SpaceOf,
+    ];
 
     pub fn word(self) -> &'static str {
         match self {
             Verb::Alloc => "alloc",
             Verb::Free => "free",
             Verb::Realloc => "realloc",
+            // pages, vm, tasks, timers
+            Verb::Get => "get",
+            Verb::Put => "put",
+            Verb::Lru => "lru",
+            Verb::Touch => "touch",
+            Verb::Reclaim => "reclaim",
+            Verb::Space => "space",
+            Verb::Switch => "switch",
+            Verb::Destroy => "destroy",
+            Verb::Region => "region",
+            Verb::RegionFree => "region_free",
+            Verb::Map => "map",
+            Verb::Unmap => "unmap",
+            Verb::Translate => "translate",
+            Verb::Access => "access",
+            Verb::Brk => "brk",
+            Verb::Sbrk => "sbrk",
+            Verb::Vmalloc => "vmalloc",
+            Verb::Vfree => "vfree",
+            Verb::SpaceOf => "space_of",
         }
     }
 }
@@ -153,7 +313,27 @@ pub const QUERIES: &[(&str, Query)] = &[
 
 /// Every function name, for hints.
 pub const FUNCTIONS: &[&str] = &[
-    "rand", "used", "free", "largest", "blocks", "frag", "left", "capacity", "overhead",
+    "rand",
+    "used",
+    "free",
+    "largest",
+    "blocks",
+    "frag",
+    "left",
+    "capacity",
+    "overhead",
+    // pages, vm, tasks, timers
+    "free_pages",
+    "free_order",
+    "inactive",
+    "active",
+    "queue",
+    "intqueue",
+    "handled",
+    "peak",
+    "faulted",
+    "pending",
+    "running",
 ];
 
 /// The fault kinds `expect fault` accepts: [`crate::error::AllocError::kind`]'s words.
@@ -169,6 +349,50 @@ pub const FAULT_KINDS: &[&str] = &[
     "Unsupported",
     "BusFault",
     "Config",
+    // pages, vm, tasks, timers: the kinds of PageError, VmError, TaskError and TimerError
+    "ZeroPages",
+    "BadOrder",
+    "OutOfPages",
+    "NotPage",
+    "NotBlockHead",
+    "WrongOrder",
+    "Mapped",
+    "NotOnLru",
+    "AlreadyOnLru",
+    "SegFault",
+    "Protection",
+    "NotMapped",
+    "AlreadyMapped",
+    "Overlap",
+    "OutsideSpace",
+    "NoVirtualSpace",
+    "Misaligned",
+    "NoSuchRegion",
+    "NoSuchSpace",
+    "NotUserSpace",
+    "TooManyRegions",
+    "TooManySpaces",
+    "BrkOutOfRange",
+    "FrameNotAllocated",
+    "FrameMapped",
+    "FrameIsTable",
+    "QueueFull",
+    "NoQueue",
+    "NoSender",
+    "BadSource",
+    "NoSuchTask",
+    "UnknownTask",
+    "NoSuchBehaviour",
+    "DuplicateTask",
+    "NoMmi",
+    "StackOverflow",
+    "Budget",
+    "ClockOverflow",
+    "AlreadyBooted",
+    "NoFreeEvent",
+    "NoSuchEvent",
+    "NoFreeSlot",
+    "OwnedByTimer",
 ];
 
 /// A comparison in `expect`.
@@ -275,6 +499,15 @@ pub enum Config {
         place: Place,
         config: LabConfig,
     },
+    // pages, vm, tasks, timers
+    /// `pages [PAGE_SIZE] [on REGION [SIZE] | at BASE SIZE]...`; no areas means the rest
+    /// of every region.
+    Pages {
+        page_size: u32,
+        areas: [Option<AreaSpec>; MAX_SEGMENTS],
+    },
+    /// `vm [init] [kernel|vmalloc|user|map BASE SIZE] [heap BASE]`.
+    Vm(VmConfig),
 }
 
 impl Config {
@@ -284,6 +517,9 @@ impl Config {
             Config::Ctrl { .. } => PoolKind::Ctrl,
             Config::Part { .. } => PoolKind::Part,
             Config::Lab { .. } => PoolKind::Lab,
+            // pages, vm, tasks, timers
+            Config::Pages { .. } => PoolKind::Pages,
+            Config::Vm(_) => PoolKind::Vm,
         }
     }
 
@@ -293,6 +529,9 @@ impl Config {
             Config::Sys { .. } => Name::lit("sys"),
             Config::Ctrl { .. } => Name::lit("ctrl"),
             Config::Part { name, .. } | Config::Lab { name, .. } => name.name,
+            // pages, vm, tasks, timers
+            Config::Pages { .. } => Name::lit("pages"),
+            Config::Vm(_) => Name::lit("vm"),
         }
     }
 }
@@ -318,6 +557,11 @@ pub enum Call {
     Free(Target),
     /// `realloc ADDR SIZE [owner N]`.
     Realloc { addr: u32, size: u32, owner: Owner },
+    // pages, vm, tasks, timers
+    /// An operation of `pages` other than a plain `alloc SIZE`.
+    Pages(PagesCall),
+    /// An operation of `vm`.
+    Vm(VmCall),
 }
 
 /// An expectation.
@@ -394,6 +638,35 @@ pub enum Stmt<'a> {
     Repeat(u32),
     /// `}`.
     Close,
+    // pages, vm, tasks, timers
+    /// A statement of the task system or its timers.
+    Kernel(KernelStmt),
+    /// `preset NAME`: the lines of [`PRESETS`]' entry, run as one step.
+    Preset {
+        name: &'static str,
+        span: Span,
+    },
+}
+
+/// The machine presets: a name and the script lines `preset NAME` runs as one step.
+pub const PRESETS: &[(&str, &str)] = &[
+    // pages, vm, tasks, timers
+    ("liteos_a", LITEOS_A),
+];
+
+/// Huawei LiteOS-A on a small board: one DDR region whose first half is physical pages
+/// (4 KiB, the buddy allocator) with virtual memory over them (kernel, vmalloc and user
+/// spaces). The kernel heap, a `dyn` pool, takes the second half once the `dyn`
+/// statement is in the language.
+pub const LITEOS_A: &str = "\
+ram ddr 0x80000000 1M
+pages 4K on ddr 512K
+vm init
+";
+
+/// The script lines of preset `name`.
+pub fn preset_text(name: &str) -> Option<&'static str> {
+    PRESETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
 impl Stmt<'_> {

@@ -12,6 +12,7 @@ use crate::name::Name;
 use crate::ram::{Fault, RamError};
 
 use super::ast::Cmp;
+use super::fault::StepFault;
 
 /// A script error: a mistake in the text (found before or while running) or a failed
 /// expectation.
@@ -101,10 +102,19 @@ pub enum ErrorKind {
     /// `expect fault K` (or `expect fault none`) did not match the last step's fault.
     ExpectFault {
         wanted: Option<&'static str>,
-        found: Option<AllocError>,
+        found: Option<StepFault>,
     },
     /// [`crate::machine::Machine::run`] reached its step limit.
     StepLimit(u32),
+    // pages, vm, tasks, timers
+    /// A task name not in the task table.
+    UnknownTask(Name),
+    /// A behaviour name not declared.
+    UnknownBehaviour(Name),
+    /// A statement of the task table after `boot`, or a second `boot`.
+    AfterBoot,
+    /// A task or timer operation before the task table is booted.
+    NotBooted,
 }
 
 impl ErrorKind {
@@ -180,6 +190,13 @@ impl fmt::Display for ErrorKind {
                 }
             }
             ErrorKind::StepLimit(max) => write!(f, "the script ran {max} steps without ending"),
+            // pages, vm, tasks, timers
+            ErrorKind::UnknownTask(name) => write!(f, "there is no task named `{name}`"),
+            ErrorKind::UnknownBehaviour(name) => {
+                write!(f, "there is no behaviour named `{name}`")
+            }
+            ErrorKind::AfterBoot => f.write_str("the task table is fixed once it is booted"),
+            ErrorKind::NotBooted => f.write_str("the task table is not booted"),
         }
     }
 }

@@ -5,8 +5,9 @@
 use crate::name::Name;
 use crate::ram::MAX_REGIONS;
 
-use super::ast::{PoolKind, Query, Stmt};
+use super::ast::{Config, PoolKind, Query, Stmt};
 use super::errors::{closest, source_line, ErrorKind, Hint, ScriptError};
+use super::kernel::{Figure, KernelNames, KernelStmt};
 use super::lexer::{lex, Sym, Tok};
 use super::parser::{parse_line, Env};
 
@@ -160,6 +161,8 @@ struct StaticEnv {
     pool_count: usize,
     regions: [Name; MAX_REGIONS],
     region_count: usize,
+    // pages, vm, tasks, timers
+    kernel: KernelNames,
 }
 
 impl StaticEnv {
@@ -178,6 +181,9 @@ impl Env for StaticEnv {
     }
 
     fn pool(&self, name: &str) -> Option<PoolKind> {
+        if name == "vm" && self.kernel.vm {
+            return Some(PoolKind::Vm);
+        }
         self.pool_list()
             .iter()
             .find(|(n, _)| n.as_str() == name)
@@ -207,6 +213,23 @@ impl Env for StaticEnv {
     fn dry(&self) -> bool {
         true
     }
+
+    // pages, vm, tasks, timers
+    fn task(&self, name: &str) -> bool {
+        self.kernel.task(name)
+    }
+
+    fn behaviour(&self, name: &str) -> bool {
+        self.kernel.behaviour(name)
+    }
+
+    fn booted(&self) -> bool {
+        self.kernel.booted
+    }
+
+    fn figure(&mut self, _figure: Figure) -> Result<u32, ErrorKind> {
+        Ok(0)
+    }
 }
 
 /// What the static check learned about a script.
@@ -231,6 +254,7 @@ pub fn check(source: &str) -> Result<ScriptInfo, ScriptError> {
         pool_count: 0,
         regions: [Name::lit("_"); MAX_REGIONS],
         region_count: 0,
+        kernel: KernelNames::default(),
     };
     let mut info = ScriptInfo::default();
     let mut open = [0u32; MAX_DEPTH];
@@ -266,51 +290,20 @@ pub fn check(source: &str) -> Result<ScriptInfo, ScriptError> {
                 }
                 depth -= 1;
             }
-            Stmt::Ram { name, size, .. } => {
-                let Some(slot) = env.regions.get_mut(env.region_count) else {
-                    let max = MAX_REGIONS as u32;
-                    let kind = ErrorKind::TooMany {
-                        what: "RAM regions",
-                        max,
-                    };
-                    return Err(ScriptError::at(
-                        text,
-                        line,
-                        name.span.start,
-                        name.span.end,
-                        kind,
-                    ));
+            // pages, vm, tasks, timers: a preset defines what its lines define.
+            Stmt::Preset { name, span } => {
+                let lines = super::ast::preset_text(name).unwrap_or("");
+                let at = |e: ScriptError| {
+                    ScriptError::at(text, line, span.start, span.end, e.kind).with_hint(e.hint)
                 };
-                *slot = name.name;
-                env.region_count += 1;
-                info.ram_bytes = info.ram_bytes.saturating_add(size as u64);
-            }
-            Stmt::Config(config) => {
-                let Some(slot) = env.pools.get_mut(env.pool_count) else {
-                    let max = MAX_POOLS as u32;
-                    return Err(whole(ErrorKind::TooMany { what: "pools", max }));
-                };
-                *slot = (config.pool_name(), config.kind());
-                env.pool_count += 1;
-            }
-            Stmt::Let { var, .. }
-            | Stmt::Call {
-                dest: Some(var), ..
-            }
-            | Stmt::Peek {
-                dest: Some(var), ..
-            } => {
-                if let Err(kind) = env.vars.set(var.name, 0) {
-                    return Err(ScriptError::at(
-                        text,
-                        line,
-                        var.span.start,
-                        var.span.end,
-                        kind,
-                    ));
+                let mut sub = 0;
+                while let Some((sub_text, next)) = line_at(lines, sub) {
+                    sub = next;
+                    let sub_stmt = parse_line(sub_text, line, &mut env).map_err(at)?;
+                    define(&mut env, &mut info, &sub_stmt, sub_text, line).map_err(at)?;
                 }
             }
-            _ => {}
+            other => define(&mut env, &mut info, &other, text, line)?,
         }
     }
     info.lines = line;
@@ -328,4 +321,90 @@ pub fn check(source: &str) -> Result<ScriptInfo, ScriptError> {
         .with_hint(Hint::Text("close it with `}` alone on a line")));
     }
     Ok(info)
+}
+
+/// Records what a statement defines (a region, a pool, variables, tasks and behaviours)
+/// in the static check's environment.
+fn define(
+    env: &mut StaticEnv,
+    info: &mut ScriptInfo,
+    stmt: &Stmt<'_>,
+    text: &str,
+    line: u32,
+) -> Result<(), ScriptError> {
+    let whole = |kind| {
+        let start = text.len() - text.trim_start().len();
+        ScriptError::at(text, line, start, text.trim_end().len(), kind)
+    };
+    match *stmt {
+        Stmt::Ram { name, size, .. } => {
+            let Some(slot) = env.regions.get_mut(env.region_count) else {
+                let max = MAX_REGIONS as u32;
+                let kind = ErrorKind::TooMany {
+                    what: "RAM regions",
+                    max,
+                };
+                return Err(ScriptError::at(
+                    text,
+                    line,
+                    name.span.start,
+                    name.span.end,
+                    kind,
+                ));
+            };
+            *slot = name.name;
+            env.region_count += 1;
+            info.ram_bytes = info.ram_bytes.saturating_add(size as u64);
+        }
+        // pages, vm, tasks, timers: `vm` is kept beside the pools.
+        Stmt::Config(Config::Vm(_)) => env.kernel.vm = true,
+        Stmt::Config(config) => {
+            let Some(slot) = env.pools.get_mut(env.pool_count) else {
+                let max = MAX_POOLS as u32;
+                return Err(whole(ErrorKind::TooMany { what: "pools", max }));
+            };
+            *slot = (config.pool_name(), config.kind());
+            env.pool_count += 1;
+        }
+        Stmt::Let { var, .. }
+        | Stmt::Call {
+            dest: Some(var), ..
+        }
+        | Stmt::Peek {
+            dest: Some(var), ..
+        } => {
+            if let Err(kind) = env.vars.set(var.name, 0) {
+                return Err(ScriptError::at(
+                    text,
+                    line,
+                    var.span.start,
+                    var.span.end,
+                    kind,
+                ));
+            }
+        }
+        // pages, vm, tasks, timers
+        Stmt::Kernel(kernel) => {
+            if let Err((span, kind)) = env.kernel.define(&kernel) {
+                return Err(ScriptError::at(text, line, span.start, span.end, kind));
+            }
+            // Without system memory, `boot` sets it up at the first free address.
+            let needs_sys = env.pool("sys").is_none();
+            if matches!(kernel, KernelStmt::Boot { .. }) && needs_sys {
+                let Some(slot) = env.pools.get_mut(env.pool_count) else {
+                    let max = MAX_POOLS as u32;
+                    return Err(whole(ErrorKind::TooMany { what: "pools", max }));
+                };
+                *slot = (Name::lit("sys"), PoolKind::Sys);
+                env.pool_count += 1;
+            }
+            if let Some(var) = kernel.dest() {
+                env.vars.set(var.name, 0).map_err(|kind| {
+                    ScriptError::at(text, line, var.span.start, var.span.end, kind)
+                })?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }

@@ -16,6 +16,10 @@ use super::ast::{
 use super::errors::{closest, ErrorKind, Hint, ScriptError};
 use super::lexer::{lex, Sym, Tok, Token};
 
+// pages, vm, tasks, timers
+mod kernel;
+use super::ast::{Figure, KERNEL_FUNCTIONS};
+
 /// How deep parentheses may nest.
 const MAX_NESTING: u32 = 16;
 
@@ -38,6 +42,17 @@ pub trait Env {
     /// True when only checking the text: arithmetic then wraps instead of failing, as the
     /// values are stand-ins.
     fn dry(&self) -> bool;
+
+    // pages, vm, tasks, timers
+    /// True iff the task table has a task named `name`.
+    fn task(&self, name: &str) -> bool;
+    /// True iff a behaviour named `name` was declared.
+    fn behaviour(&self, name: &str) -> bool;
+    /// True once the task table is booted (for the static check: once a `boot` line was
+    /// read).
+    fn booted(&self) -> bool;
+    /// A figure of the pages, the tasks or the timers.
+    fn figure(&mut self, figure: Figure) -> Result<u32, ErrorKind>;
 }
 
 /// Parses and evaluates line `line_no`, `text`.
@@ -221,6 +236,13 @@ impl<'a> Parser<'_, 'a, '_> {
             "ctrl" => self.config(PoolKind::Ctrl, span)?,
             "part" => self.config(PoolKind::Part, span)?,
             "lab" => self.config(PoolKind::Lab, span)?,
+            // pages, vm, tasks, timers
+            "pages" => self.config(PoolKind::Pages, span)?,
+            "vm" => self.config(PoolKind::Vm, span)?,
+            "task" | "behaviour" | "on" | "timers" | "boot" | "send" | "run" | "timer" => {
+                Stmt::Kernel(self.kernel_stmt(word, span, None)?)
+            }
+            "preset" => self.preset()?,
             "seed" => Stmt::Seed(self.expr()?.0),
             "tick" => Stmt::Tick(self.expr()?.0),
             "poke" => self.poke(Width::Byte)?,
@@ -284,6 +306,12 @@ impl<'a> Parser<'_, 'a, '_> {
                 self.i += 1;
                 self.peek_stmt(Some(var), Width::Word)
             }
+            // pages, vm, tasks, timers
+            (Some(Tok::Ident(word @ ("timer" | "run"))), _) => {
+                let span = self.here();
+                self.i += 1;
+                Ok(Stmt::Kernel(self.kernel_stmt(word, span, Some(var))?))
+            }
             _ => Ok(Stmt::Let {
                 var,
                 value: self.expr()?.0,
@@ -325,6 +353,10 @@ impl<'a> Parser<'_, 'a, '_> {
                 .error(span, ErrorKind::UnknownVerb { pool: pool.name })
                 .with_hint(hint));
         };
+        // pages, vm, tasks, timers
+        if let Some(call) = self.kernel_call(kind, verb)? {
+            return Ok(Stmt::Call { dest, pool, call });
+        }
         let call = match verb {
             Verb::Alloc => {
                 let size = self.expr()?.0;
@@ -361,6 +393,12 @@ impl<'a> Parser<'_, 'a, '_> {
                     Owner::NONE
                 };
                 Call::Realloc { addr, size, owner }
+            }
+            // pages, vm, tasks, timers: `kernel_call` parses the rest.
+            _ => {
+                return Err(self
+                    .error(span, ErrorKind::UnknownVerb { pool: pool.name })
+                    .with_hint(Hint::None))
             }
         };
         Ok(Stmt::Call { dest, pool, call })
@@ -424,6 +462,9 @@ impl<'a> Parser<'_, 'a, '_> {
             PoolKind::Ctrl => self.ctrl(keyword)?,
             PoolKind::Part => self.part()?,
             PoolKind::Lab => self.lab()?,
+            // pages, vm, tasks, timers
+            PoolKind::Pages => self.pages_config()?,
+            PoolKind::Vm => self.vm_config(keyword)?,
         };
         Ok(Stmt::Config(config))
     }
@@ -823,6 +864,13 @@ impl<'a> Parser<'_, 'a, '_> {
             match self.env.query(query, pool.name) {
                 Ok(v) => v,
                 Err(kind) => return Err(self.error(name_span.to(pool.span), kind)),
+            }
+        } else if KERNEL_FUNCTIONS.contains(&word) {
+            // pages, vm, tasks, timers
+            let (figure, span) = self.figure_args(word, depth)?;
+            match self.env.figure(figure) {
+                Ok(v) => v,
+                Err(kind) => return Err(self.error(name_span.to(span), kind)),
             }
         } else {
             return Err(self
