@@ -9,6 +9,7 @@
 //! Tools are installed on first use and cached in `$CARGO_HOME/bin`.
 
 mod bench;
+mod board;
 mod sh;
 mod tools;
 mod web;
@@ -29,6 +30,9 @@ commands:
   dist                              release build of the site into dist/
   bench [--markdown] [ARGS]...      benchmarks: the engine's allocators against real ones,
                                     one table (ARGS go to criterion, e.g. a filter)
+  board [--no-wasm] [--timeout SECS]
+                                    the firmware under QEMU (mps2-an386): every trace
+                                    compared byte for byte with the host's and wasm's
   help                              this text
 ";
 
@@ -56,6 +60,7 @@ fn dispatch(args: &[String]) -> Result<()> {
             dist()
         }
         "bench" => bench::run(rest).map_err(|e| sh::Error(e.to_string())),
+        "board" => board::command(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -190,7 +195,11 @@ fn stages() -> Vec<Stage> {
             title: "release site build with Trunk into dist/ (proves `serve` and `dist` work)",
             run: build_site,
         },
-        // Later stages: the board under QEMU.
+        Stage {
+            id: "board",
+            title: "firmware under QEMU mps2-an386: traces identical to host and wasm",
+            run: board::stage,
+        },
     ]
     .into_iter()
     .chain(web::stages()) // the browser stages: wasm-bindgen-test in Chromium, Playwright
