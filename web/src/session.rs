@@ -14,7 +14,7 @@ use memplay_engine::allocator::{Block, BlockKind};
 use memplay_engine::error::AllocError;
 use memplay_engine::machine::{Machine, StepOutcome};
 use memplay_engine::ram::Addr;
-use memplay_engine::script::ScriptError;
+use memplay_engine::script::{ScriptError, StepFault};
 use memplay_engine::trace::{Event, EventKind, Field};
 
 /// The machine the playground runs: owned RAM, owned source text.
@@ -132,7 +132,7 @@ pub struct LogStep {
     /// The error the step returned: a failed expectation, or the error that halted.
     pub error: Option<ScriptError>,
     /// The step's runtime fault (the simulated system said no).
-    pub fault: Option<AllocError>,
+    pub fault: Option<StepFault>,
 }
 
 /// A script run to its end, with snapshots to rebuild any step.
@@ -406,7 +406,7 @@ impl Frame {
                 add(e);
             }
         }
-        if let Some(fault) = self.current().and_then(|l| l.fault) {
+        if let Some(fault) = self.current().and_then(|l| l.fault.and_then(|f| f.alloc())) {
             add(fault);
         }
         out.sort_unstable();
