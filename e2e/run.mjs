@@ -179,6 +179,30 @@ await test('step forward 5 and back 2: the map and the event log follow', async 
   check(await stepNumber() === 5, 'End in the editor stays in the editor');
 });
 
+await test('the inspector: header fields named, corrupted bytes in red', async () => {
+  const script = [
+    'ram ram0 0x20000000 2K',
+    'part msgs 32x8',
+    'a = msgs.alloc 32 owner 1',
+    'b = msgs.alloc 32 owner 2',
+    'poke a+32 0x00              # one byte past the end of a',
+    'check                       # the integrity check reads every header',
+  ].join('\n') + '\n';
+  await page.locator('[data-testid=scratch]').click();
+  await page.fill('[data-testid=editor]', script);
+  await page.locator('[data-testid=end]').click();
+  await waitStep(6);
+  // The poked byte is b's magic word: msgs's walk stops there, and the map marks it.
+  const broken = page.locator('[data-testid=memmap] rect.span.broken[data-pool=msgs]');
+  check(await broken.count() === 1, 'the map marks where the walk stops');
+  await broken.click({ force: true });
+  await page.locator('[data-testid=hex] .byte.corrupt').waitFor();
+  check(await page.locator('[data-testid=hex] .byte.corrupt').count() === 1, 'one corrupted byte in red');
+  const field = page.locator('[data-testid=inspector] .fields tr.corrupt');
+  check(await field.count() === 1 && (await field.textContent()).includes('magic'), 'the magic word is marked');
+  await shot('04-corrupted');
+});
+
 await test('the out-of-memory dialog: stop an app', async () => {
   // MTK's app-shared memory: camera asks for more than is free, the phone prompts, the
   // learner (playing the user) stops music, which frees its memory over two ticks.

@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 
 use memplay_engine::allocator::{Block, BlockKind, Owner};
+use memplay_engine::error::AllocError;
+use memplay_engine::ram::Fault;
 use memplay_engine::ram::{Addr, RegionKind};
 use memplay_engine::trace::EventKind;
 
@@ -46,6 +48,9 @@ pub struct Rect {
     /// Spans merged into this rectangle (1 when it is exactly one span).
     pub merged: u32,
     pub anim: Option<Anim>,
+    /// Where the pool's walk stopped: its metadata there cannot be read (a corrupted
+    /// header). The span is the bytes the error is about.
+    pub broken: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -204,13 +209,52 @@ pub fn bands(frame: &Frame, pools: &[PoolSpans]) -> Vec<Band> {
                         span: *span,
                         merged: 1,
                         anim,
+                        broken: None,
                     });
                     last = Some(band.rects.len() - 1);
+                }
+                // A walk that failed: mark where, so the learner can click it.
+                if let Some(at) = pool.error.and_then(error_addr) {
+                    let a = at as u64;
+                    if a >= lo && a < hi {
+                        let x = band.x(a);
+                        let w = (band.x((a + 4).min(hi)) - x).max(6.0).min(WIDTH - x);
+                        band.rects.push(Rect {
+                            x,
+                            w,
+                            depth,
+                            pool: pool.pool.clone(),
+                            span: Block {
+                                addr: at,
+                                len: 4,
+                                kind: BlockKind::Guard,
+                                block: at,
+                                owner: Owner::NONE,
+                            },
+                            merged: 1,
+                            anim: None,
+                            broken: pool.error.map(|e| e.to_string()),
+                        });
+                    }
                 }
             }
             band
         })
         .collect()
+}
+
+/// The address an allocator error is about, if it names one.
+pub fn error_addr(error: AllocError) -> Option<Addr> {
+    match error {
+        AllocError::Corrupted { at, .. }
+        | AllocError::Inconsistent { at, .. }
+        | AllocError::Deadlock { at } => Some(at),
+        AllocError::InvalidPointer { addr }
+        | AllocError::DoubleFree { addr }
+        | AllocError::NotFreeable { addr } => Some(addr),
+        AllocError::Bus(Fault::Unmapped { addr } | Fault::PastRegionEnd { addr, .. }) => Some(addr),
+        _ => None,
+    }
 }
 
 /// Owner colours: none of them the blue of metadata, the red of guards, the yellow of
@@ -274,6 +318,25 @@ ctrl.free b
                 assert!(r.x >= 0.0 && r.x + r.w <= WIDTH + 1e-6, "{r:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_walk_that_stops_is_marked() {
+        let script = "ram r 0x20000000 2K\npart msgs 32x8\na = msgs.alloc 32\nb = msgs.alloc 32\npoke a+32 0x00\n";
+        let t = Timeline::build(script, MAX_STEPS).unwrap();
+        let f = t.frame_at(t.total);
+        let pools = f.spans();
+        assert!(pools[0].error.is_some());
+        let b = bands(&f, &pools);
+        let broken: Vec<&Rect> = b[0].rects.iter().filter(|r| r.broken.is_some()).collect();
+        assert_eq!(broken.len(), 1);
+        assert_eq!(broken[0].span.addr, f.machine.var("a").unwrap() + 32);
+        let before = t.frame_at(4);
+        let pools = before.spans();
+        assert!(bands(&before, &pools)[0]
+            .rects
+            .iter()
+            .all(|r| r.broken.is_none()));
     }
 
     #[test]

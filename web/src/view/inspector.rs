@@ -70,9 +70,19 @@ pub fn fields(frame: &Frame, spans: &[Block], start: Addr, len: u32) -> Vec<Fiel
 #[function_component(Inspector)]
 pub fn inspector(props: &InspectorProps) -> Html {
     let t = props.text;
-    let Some((pool, start, len, spans)) = props.selected.and_then(|a| block_at(&props.pools, a))
-    else {
-        return html! { <p class="empty" data-testid="inspector-empty">{ t.inspector_empty }</p> };
+    let found = props.selected.and_then(|a| block_at(&props.pools, a));
+    let (pool, start, len, spans) = match (found, props.selected) {
+        (Some(found), _) => found,
+        // No pool can say what is there (its walk stopped before): the raw bytes around.
+        (None, Some(addr)) => (
+            String::from("?"),
+            addr.saturating_sub(16) & !15,
+            64,
+            Vec::new(),
+        ),
+        (None, None) => {
+            return html! { <p class="empty" data-testid="inspector-empty">{ t.inspector_empty }</p> };
+        }
     };
     let frame = &props.frame;
     let ram = frame.machine.ram();
@@ -150,8 +160,13 @@ pub fn inspector(props: &InspectorProps) -> Html {
     html! {
         <div class="inspector" data-testid="inspector">
             <p class="summary">
-                <code>{ pool }</code>
-                { format!(" · {start:#010x} · {len} bytes · {}", kinds.join(" + ")) }
+                if spans.is_empty() {
+                    <span class="raw">{ t.raw_bytes }</span>
+                    { format!(" · {start:#010x} · {len} bytes") }
+                } else {
+                    <code>{ pool }</code>
+                    { format!(" · {start:#010x} · {len} bytes · {}", kinds.join(" + ")) }
+                }
                 if let Some(o) = owner { { format!(" · owner {o}") } }
                 if len > shown { { format!(" · first {shown} bytes") } }
             </p>

@@ -127,7 +127,7 @@ fn rect_view(r: &Rect, props: &MemMapProps) -> Html {
     };
     html! {
         <rect key={key}
-              class={classes!("span", kind.as_str(), r.anim.map(|a| a.class()))}
+              class={classes!("span", kind.as_str(), r.anim.map(|a| a.class()), r.broken.is_some().then_some("broken"))}
               data-pool={r.pool.clone()} data-kind={kind.as_str()} data-addr={format!("{addr:#010x}")}
               x={fmt(r.x)} y={fmt(inset)} width={fmt(r.w.max(0.35))} height={fmt(HEIGHT - 2.0 * inset)}
               style={style} {onclick}>
@@ -138,6 +138,9 @@ fn rect_view(r: &Rect, props: &MemMapProps) -> Html {
 
 fn title(r: &Rect) -> String {
     let s = &r.span;
+    if let Some(error) = &r.broken {
+        return format!("{}: the walk stops here: {error}", r.pool);
+    }
     let mut text = format!(
         "{} · {} · {:#010x} +{} bytes",
         r.pool,
