@@ -1,0 +1,710 @@
+//! Host tests of the view models: a machine from a small script for the subsystems the
+//! script language configures, the engine's objects built directly for the others.
+
+use memplay_engine::adm::Adm;
+use memplay_engine::allocator::{Allocator, Ctx, Owner};
+use memplay_engine::app_mem::{AppMem, AsmConfig, StopPlan};
+use memplay_engine::awtk::{
+    CallSite, DecoratorStack, Layer, NoRelease, PoolConfig, Simple, StackConfig,
+};
+use memplay_engine::dynmem::DynMem;
+use memplay_engine::machine::{Machine, StepOutcome};
+use memplay_engine::name::Name;
+use memplay_engine::pages::{PhysArea, PhysMem};
+use memplay_engine::ram::{Addr, Ram, RegionKind};
+use memplay_engine::sysmem::{Area, SystemMemory};
+use memplay_engine::task::{
+    Behaviour, Kal, KalConfig, Program, QueueKind, Src, TaskConfig, TimerConfig,
+};
+use memplay_engine::tlsf::{Tlsf, TlsfConfig};
+use memplay_engine::trace::Quiet;
+use memplay_engine::vm::{Vm, VmConfig};
+
+use super::*;
+
+fn run(script: &str) -> Machine<Vec<u8>, String> {
+    let mut m = Machine::owned(script.to_string()).expect("the script checks");
+    loop {
+        match m.step(&mut Quiet) {
+            Ok(StepOutcome::Ran(_)) => {}
+            Ok(StepOutcome::Finished) => break,
+            Err(e) if e.is_expectation() => panic!("expectation failed: {e}"),
+            Err(e) => panic!("the script halted: {e}"),
+        }
+    }
+    m
+}
+
+fn ram(base: Addr, size: u32) -> Ram<Vec<u8>> {
+    let mut ram = Ram::new(vec![0u8; size as usize]);
+    ram.add_region(Name::lit("ram"), RegionKind::External, base, size)
+        .unwrap();
+    ram
+}
+
+fn body(machine: &Machine<Vec<u8>, String>, name: &str) -> Body {
+    let panel = panels(machine)
+        .into_iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no panel {name}"));
+    panel.body.unwrap()
+}
+
+#[test]
+fn nothing_configured_gives_no_panel() {
+    let m = run("ram r 0x1000 1K\nnote \"nothing yet\"\n");
+    assert!(panels(&m).is_empty());
+    assert_eq!(crate::panels::view(&m), yew::Html::default());
+}
+
+#[test]
+fn system_memory_left_per_area_and_records() {
+    let m = run("ram isram 0x40000000 1K internal
+ram extsram 0x08000000 8K external
+sys isram extsram records 8
+t = sys.alloc 512 owner 3
+q = sys.alloc 600
+r = sys.alloc 10 in extsram
+");
+    let Body::Sys(s) = body(&m, "sys") else {
+        panic!("not a sys panel")
+    };
+    assert_eq!(s.areas.len(), 2);
+    assert_eq!(s.areas[0].region, "isram");
+    assert_eq!(s.areas[0].kind, "internal");
+    assert_eq!(s.areas[1].region, "extsram");
+    // External SRAM: 600 then 12 (10 rounded to 4) carved from its 8 KiB.
+    assert_eq!(s.areas[1].left, 8192 - 612);
+    assert_eq!(s.areas[1].carved(), 612);
+    // The control block is in the first area; what is left there is the rest after t.
+    assert_eq!(s.areas[0].carved(), 512);
+    assert_eq!(s.left, s.areas[0].left + s.areas[1].left);
+    assert_eq!(s.carves, 3);
+    assert_eq!(s.record_capacity, 8);
+    let recs: Vec<(u32, &str, &str)> = s
+        .records
+        .iter()
+        .map(|c| (c.size, c.owner.as_str(), c.region.as_str()))
+        .collect();
+    assert_eq!(
+        recs,
+        vec![
+            (512, "3", "isram"),
+            (600, "-", "extsram"),
+            (10, "-", "extsram")
+        ]
+    );
+    assert_eq!(s.records[1].addr, 0x0800_0000);
+    assert_eq!(Some(s.records[0].addr), m.var("t"));
+}
+
+#[test]
+fn control_buffer_classes_asked_versus_given() {
+    let m = run("ram isram 0x40000000 16K internal
+ram extsram 0x08000000 64K external
+sys isram extsram
+ctrl table 32x2 64x2 128x1
+a = ctrl.alloc 20 owner 1
+b = ctrl.alloc 32 owner 1
+c = ctrl.alloc 30 owner 2
+e = ctrl.alloc 100
+");
+    let Body::Ctrl(c) = body(&m, "ctrl") else {
+        panic!()
+    };
+    let rows: Vec<(u32, u32, u32, u32, u32, u32)> = c
+        .classes
+        .iter()
+        .map(|k| (k.size, k.count, k.in_use, k.free, k.asked, k.given))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (32, 2, 2, 0, 52, 64),
+            (64, 2, 1, 1, 30, 64),
+            (128, 1, 1, 0, 100, 128)
+        ]
+    );
+    assert_eq!(c.max_size, 128);
+    assert_eq!(c.asked(), 182);
+    assert_eq!(c.given(), 256);
+    assert_eq!(c.classes[1].wasted(), 34);
+    // The allocator figures come along.
+    let p = panels(&m).into_iter().find(|p| p.name == "ctrl").unwrap();
+    assert_eq!(p.stats.unwrap().used, 182);
+}
+
+#[test]
+fn partition_free_list_runs_through_ram() {
+    let m = run("ram sram 0x20000000 4K
+part msg 32x4 on sram
+a = msg.alloc 10 owner 7
+b = msg.alloc 32
+msg.free a
+");
+    let Body::Part(p) = body(&m, "msg") else {
+        panic!()
+    };
+    assert_eq!((p.count, p.in_use, p.free), (4, 1, 3));
+    assert_eq!((p.asked, p.given), (32, 32));
+    assert_eq!(p.block_size, 32);
+    assert_eq!(p.stride, 44);
+    assert_eq!(p.control_block, 0x2000_0000);
+    // LIFO: the block just freed is at the head, then the two never used, in order.
+    let a = m.var("a").unwrap();
+    let first = p.control_block + 20;
+    assert_eq!(
+        p.free_list,
+        vec![a - 12, first + 2 * 44, first + 3 * 44],
+        "header addresses from the head"
+    );
+    assert!(!p.cut);
+}
+
+#[test]
+fn policy_lab_free_list_and_searched_counts() {
+    let m = run("ram ram0 0x10000000 16K
+lab first 1K policy first order address coalesce off header 8 align 8
+a = first.alloc 100
+b = first.alloc 100
+c = first.alloc 100
+first.free a
+first.free c
+d = first.alloc 50
+");
+    let Body::Lab(l) = body(&m, "first") else {
+        panic!()
+    };
+    assert_eq!((l.fit, l.order, l.coalesce), ("first", "address", false));
+    assert_eq!((l.header, l.align), (8, 8));
+    assert_eq!(l.searches, 4);
+    // The first three requests find the one big block at once; the fourth finds a's
+    // block at the head of the address-ordered list.
+    assert_eq!(l.last_search, 1);
+    assert_eq!(l.total_searched, 4);
+    assert_eq!(l.mean_searched_tenths(), 10);
+    assert_eq!(l.live_blocks, 2);
+    // a's block was split by d; c's and the tail stay free and apart (no coalescing).
+    assert_eq!(l.free_list.len(), 3);
+    assert!(l.free_list.windows(2).all(|w| w[0].0 < w[1].0));
+    assert_eq!(
+        l.largest_free,
+        l.free_list.iter().map(|f| f.1).max().unwrap()
+    );
+}
+
+#[test]
+fn dynamic_memory_lists_and_use_per_task() {
+    let mut r = ram(0x1000_0000, 8192);
+    let mut q = Quiet;
+    let mut cx = Ctx::new(&mut r, &mut q);
+    let mut d = DynMem::init(&mut cx, Name::lit("dyn"), 0x1000_0000, 4096, 27).unwrap();
+    let a = d.alloc(&mut cx, 100, Owner(1)).unwrap();
+    let _b = d.alloc(&mut cx, 40, Owner(2)).unwrap();
+    let _c = d.alloc(&mut cx, 200, Owner(1)).unwrap();
+    d.free(&mut cx, a).unwrap();
+    let m = dynmem(&d, &r).unwrap();
+    assert_eq!(m.areas, vec![(0x1000_0000, 4096)]);
+    // Two free nodes: a's 116 bytes (list 2: 64..127) and the tail (a larger list).
+    let nodes: Vec<(u32, u32)> = m
+        .lists
+        .iter()
+        .flat_map(|l| l.nodes.iter().map(move |n| (l.index, n.1)))
+        .collect();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[0], (2, 116));
+    assert_eq!(m.lists[0].min, 64);
+    assert_eq!(m.lists[0].max, Some(127));
+    assert_eq!(m.lists[0].nodes[0].0, a - 16);
+    let tail = nodes[1].1;
+    assert_eq!(m.lists[1].index, d.list_for_size(tail));
+    // Task 1 holds c (216), task 2 holds b (56).
+    assert_eq!(m.usage, vec![("1".to_string(), 216), ("2".to_string(), 56)]);
+}
+
+#[test]
+fn tlsf_bitmaps_and_lists_agree() {
+    let mut r = ram(0x2000_0000, 8192);
+    let mut q = Quiet;
+    let mut cx = Ctx::new(&mut r, &mut q);
+    let mut t = Tlsf::new(
+        &mut cx,
+        Name::lit("tlsf"),
+        0x2000_0000,
+        4096,
+        TlsfConfig::DEFAULT,
+    )
+    .unwrap();
+    let a = t.alloc(&mut cx, 100, Owner(1)).unwrap();
+    let _b = t.alloc(&mut cx, 100, Owner(1)).unwrap();
+    t.free(&mut cx, a).unwrap();
+    let m = tlsf(&t, &r).unwrap();
+    assert_eq!(m.rows.len() as u32, t.fl_count());
+    assert_eq!(m.sl_count, 16);
+    let mut lit = Vec::new();
+    for row in &m.rows {
+        assert_eq!(m.fl_bitmap & (1 << row.fl) != 0, row.sl_bitmap != 0);
+        for c in &row.cells {
+            assert_eq!(c.bit, !c.blocks.is_empty(), "({}, {})", row.fl, c.sl);
+            for &(block, size) in &c.blocks {
+                assert_eq!(t.mapping_insert(size), (row.fl, c.sl));
+                assert!(c.min <= size as u64);
+                lit.push((block, size));
+            }
+        }
+    }
+    // a's block (116) and the rest after b.
+    lit.sort();
+    assert_eq!(lit.len(), 2);
+    assert_eq!(lit[0], (a - 16, 116));
+}
+
+#[test]
+fn adm_subpools_and_general_area() {
+    let mut r = ram(0x0800_0000, 16384);
+    let mut q = Quiet;
+    let mut cx = Ctx::new(&mut r, &mut q);
+    let mut a = Adm::create(
+        &mut cx,
+        Name::lit("adm"),
+        0x0800_0000,
+        8192,
+        &[16, 32, 64, 0],
+        false,
+    )
+    .unwrap();
+    let x = a.alloc(&mut cx, 10, Owner(1)).unwrap(); // class 0
+    let _y = a.alloc(&mut cx, 30, Owner(1)).unwrap(); // class 1
+    let _z = a.alloc(&mut cx, 500, Owner(2)).unwrap(); // general
+    a.free(&mut cx, x).unwrap(); // cached on class list 0
+    let m = adm(&a, &r).unwrap();
+    assert!(!m.deleted);
+    let classes: Vec<(u32, u32, u32, u32)> = m
+        .subpools
+        .iter()
+        .map(|c| (c.size, c.live, c.asked, c.cached))
+        .collect();
+    assert_eq!(classes, vec![(16, 0, 0, 1), (32, 1, 30, 0), (64, 0, 0, 0)]);
+    assert_eq!((m.general.live, m.general.asked), (1, 500));
+    assert_eq!(m.general.free_blocks, 1);
+    assert_eq!(m.general.largest_free, m.general.free_bytes);
+    assert_eq!(m.block_overhead, 40);
+    assert_eq!(m.total_left, a.total_left_size(&r).unwrap());
+    assert_eq!(m.max_alloc, a.max_alloc_size(&r).unwrap());
+}
+
+const ASM_BASE: Addr = 0x0800_0000;
+
+fn asm_setup(plan: StopPlan) -> (Ram<Vec<u8>>, AppMem) {
+    let mut r = ram(ASM_BASE, 16384 + 4096);
+    let config = AsmConfig {
+        name: Name::lit("asm"),
+        base: ASM_BASE,
+        size: 16384,
+        subpools: &[],
+        screen: Some((ASM_BASE + 16384, 4096)),
+    };
+    let mut q = Quiet;
+    let mut cx = Ctx::new(&mut r, &mut q);
+    let mut am = AppMem::init(&mut cx, &config).unwrap();
+    for (id, name) in [(0, "camera"), (1, "music"), (2, "browser")] {
+        am.register(&mut cx, id, Name::lit(name), 100, plan)
+            .unwrap();
+    }
+    (r, am)
+}
+
+#[test]
+fn asm_use_per_app_and_the_out_of_memory_dialog() {
+    let plan = StopPlan {
+        frees_per_tick: 1,
+        ticks: 2,
+        result: true,
+    };
+    let (mut r, mut am) = asm_setup(plan);
+    let mut q = Quiet;
+    let mut cx = Ctx::new(&mut r, &mut q);
+    am.alloc(&mut cx, 4000, Owner(1)).unwrap();
+    am.alloc(&mut cx, 4000, Owner(1)).unwrap();
+    am.alloc(&mut cx, 3000, Owner(2)).unwrap();
+    let m = asm(&am, cx.ram).unwrap();
+    assert_eq!(m.dialog, Dialog::Idle);
+    let used: Vec<(&str, bool)> = m
+        .apps
+        .iter()
+        .map(|a| (a.name.as_str(), a.used > 0))
+        .collect();
+    assert_eq!(
+        used,
+        vec![("camera", false), ("music", true), ("browser", true)]
+    );
+    assert!(m.apps[1].used >= 8000 && m.apps[2].used >= 3000);
+    assert_eq!(m.alloc_count, 3);
+    assert!(m.adm.is_some());
+    let (layers, _) = m.screen.clone().unwrap();
+    assert_eq!(layers, 0);
+
+    // Camera asks for more than is left: the prompt lists music and browser.
+    am.alloc_or_prompt(&mut cx, 0, 8000).unwrap();
+    let m = asm(&am, cx.ram).unwrap();
+    let Dialog::Prompt {
+        request,
+        background,
+    } = &m.dialog
+    else {
+        panic!("{:?}", m.dialog)
+    };
+    assert_eq!(
+        (request.name.as_str(), request.size, request.full_pool),
+        ("camera", 8000, false)
+    );
+    let listed: Vec<u16> = background.iter().map(|a| a.id).collect();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.contains(&1) && listed.contains(&2));
+
+    am.choose(&mut cx, 1).unwrap();
+    let m = asm(&am, cx.ram).unwrap();
+    assert!(matches!(&m.dialog, Dialog::Confirm { victim, .. } if victim.name == "music"));
+
+    // Yes: music frees one chunk now, one per tick, and reports after two ticks.
+    am.confirm(&mut cx).unwrap();
+    let m = asm(&am, cx.ram).unwrap();
+    let Dialog::Stopping {
+        victim,
+        elapsed,
+        chunks_left,
+        ..
+    } = &m.dialog
+    else {
+        panic!("{:?}", m.dialog)
+    };
+    assert_eq!(
+        (victim.name.as_str(), *elapsed, *chunks_left),
+        ("music", 0, 1)
+    );
+    assert!(victim.stopping);
+    assert!(m.apps[1].stopping);
+    am.tick(&mut cx).unwrap();
+    let m = asm(&am, cx.ram).unwrap();
+    assert!(matches!(
+        m.dialog,
+        Dialog::Stopping {
+            elapsed: 1,
+            chunks_left: 0,
+            ..
+        }
+    ));
+    am.tick(&mut cx).unwrap();
+    let m = asm(&am, cx.ram).unwrap();
+    assert_eq!(
+        m.dialog,
+        Dialog::Idle,
+        "music stopped; the request was retried"
+    );
+    assert!(m.apps[0].used >= 8000);
+    assert_eq!(m.apps[1].used, 0);
+}
+
+#[test]
+fn asm_full_pool_mode_deletes_the_adm() {
+    let (mut r, mut am) = asm_setup(StopPlan::IMMEDIATE);
+    let mut q = Quiet;
+    let mut cx = Ctx::new(&mut r, &mut q);
+    am.alloc_full_pool(&mut cx, 2).unwrap();
+    let m = asm(&am, cx.ram).unwrap();
+    assert!(m.full_pool);
+    assert!(m.adm.is_none());
+    assert_eq!(m.apps[2].used, 16384 - memplay_engine::app_mem::CONTEXT_LEN);
+    // The pool's ADM read directly says it is deleted.
+    assert!(adm(am.pool(), cx.ram).unwrap().deleted);
+}
+
+#[test]
+fn awtk_stack_figures_and_leaks() {
+    let layers = [Layer::Lock, Layer::Debug, Layer::Pool];
+    let config = StackConfig {
+        pool: PoolConfig {
+            blocks: [4; 5],
+            min_blocks: 0,
+        },
+        debug_entries: 16,
+    };
+    let statics = DecoratorStack::<Simple>::statics_size(&layers, &config);
+    let heap = 8192;
+    let mut r = ram(0x3000_0000, heap + statics);
+    let mut q = Quiet;
+    let mut cx = Ctx::new(&mut r, &mut q);
+    let simple = Simple::new(&mut cx, Name::lit("simple"), 0x3000_0000, heap).unwrap();
+    let mut st = DecoratorStack::new(
+        &mut cx,
+        Name::lit("awtk"),
+        simple,
+        &layers,
+        0x3000_0000 + heap,
+        config,
+    )
+    .unwrap();
+    let site = CallSite::lit("widget_create", 42);
+    let a = st.tk_alloc(&mut cx, 20, site, &mut NoRelease).unwrap();
+    let _b = st.tk_alloc(&mut cx, 300, site, &mut NoRelease).unwrap();
+    let c = st
+        .tk_alloc(&mut cx, 24, CallSite::lit("label_set", 7), &mut NoRelease)
+        .unwrap();
+    st.tk_free(&mut cx, a).unwrap();
+    let m = awtk(&st, cx.ram).unwrap();
+    let kinds: Vec<&str> = m.layers.iter().map(|l| l.kind).collect();
+    assert_eq!(kinds, vec!["lock", "debug", "pool"]);
+    let LayerFigures::Lock {
+        locks,
+        unlocks,
+        held,
+        ..
+    } = m.layers[0].figures
+    else {
+        panic!()
+    };
+    assert_eq!((locks, unlocks, held), (4, 4, false));
+    let LayerFigures::Debug { blocks, .. } = m.layers[1].figures else {
+        panic!()
+    };
+    assert_eq!(blocks, 2);
+    let LayerFigures::Pool {
+        hits, misses_large, ..
+    } = &m.layers[2].figures
+    else {
+        panic!()
+    };
+    assert_eq!((*hits, *misses_large), (2, 1));
+    let leaks = m.leaks.unwrap();
+    let mut sites: Vec<(String, u32, u32)> = leaks
+        .iter()
+        .map(|l| (l.func.clone(), l.line, l.size))
+        .collect();
+    sites.sort();
+    assert_eq!(
+        sites,
+        vec![
+            ("label_set".to_string(), 7, 24),
+            ("widget_create".to_string(), 42, 300)
+        ]
+    );
+    assert!(leaks.iter().any(|l| l.addr == c));
+}
+
+fn vm_setup() -> (Ram<Vec<u8>>, PhysMem, Vm) {
+    let base = 0x4010_0000;
+    let mut r = ram(base, 0x20000);
+    let mut q = Quiet;
+    let mut cx = Ctx::new(&mut r, &mut q);
+    let pm = PhysMem::boot(
+        &mut cx,
+        Name::lit("pages"),
+        256,
+        &[PhysArea {
+            start: base,
+            size: 0x20000,
+        }],
+    )
+    .unwrap();
+    let vm = Vm::init(&mut cx, Name::lit("vm"), &pm, VmConfig::default()).unwrap();
+    (r, pm, vm)
+}
+
+#[test]
+fn buddy_free_blocks_per_order() {
+    let (mut r, pm, _vm) = vm_setup();
+    let before = pages(&pm, &r).unwrap();
+    let mut q = Quiet;
+    let mut cx = Ctx::new(&mut r, &mut q);
+    let one = pm.alloc_pages(&mut cx, 0).unwrap();
+    let m = pages(&pm, &r).unwrap();
+    assert_eq!(m.page_size, 256);
+    assert_eq!(m.orders.len(), 10);
+    assert_eq!(m.free_pages + 1, before.free_pages);
+    for o in &m.orders {
+        assert_eq!(o.count as usize, o.blocks.len().max(o.count as usize));
+        assert!(o.blocks.len() <= o.count as usize);
+        for b in &o.blocks {
+            assert_eq!(pm.block_info(&r, *b).unwrap().unwrap().order, o.order);
+        }
+    }
+    let counts: u64 = m.orders.iter().map(|o| (o.count as u64) << o.order).sum();
+    assert_eq!(counts, m.free_pages);
+    assert!(m.used_by_owner.iter().map(|(_, n)| n).sum::<u32>() >= 1);
+    assert!(m.array_bytes > 0 && m.entries >= m.managed_pages);
+    let _ = one;
+}
+
+#[test]
+fn page_table_walk_matches_the_engine() {
+    let (mut r, pm, vm) = vm_setup();
+    let mut q = Quiet;
+    let mut cx = Ctx::new(&mut r, &mut q);
+    let p = vm.create_user_space(&mut cx, &pm).unwrap();
+    vm.switch_to(&mut cx, p).unwrap();
+    let cfg = vm.config();
+    let heap = cfg.user_heap_base;
+    vm.brk(&mut cx, &pm, p, heap + 100).unwrap();
+    vm.access(&mut cx, &pm, heap + 8, true).unwrap();
+    let model = vm_model(&vm, &r).unwrap();
+    let kinds: Vec<&str> = model.spaces.iter().map(|s| s.kind).collect();
+    assert_eq!(kinds, vec!["kernel", "vmalloc", "user"]);
+    assert_eq!(model.current, Some(p.0));
+    let user = &model.spaces[2];
+    assert_eq!(user.heap, Some((heap, heap + 100)));
+    assert!(user.regions.iter().any(|reg| reg.start == heap));
+    assert!(!model.tables.is_empty());
+
+    let probes = [
+        heap + 8,                        // demand-paged: coarse, mapped
+        heap + 4096 * 3,                 // heap region, no page yet
+        cfg.kernel_base + 0x1234,        // the kernel's linear map: a section
+        cfg.user_base + 0x0100_0000 + 4, // user space, no table
+        0xffff_fff0,                     // nothing
+    ];
+    for vaddr in probes {
+        let from_ram = translate(&vm, &r, vaddr).unwrap();
+        let from_copy = model.walk(vaddr);
+        assert_eq!(from_ram, from_copy, "{vaddr:#x}");
+        let mut ram2 = r.clone();
+        let engine = vm
+            .translate(&mut Ctx::new(&mut ram2, &mut Quiet), p, vaddr)
+            .ok();
+        if from_ram.space == Some((p.0, "user")) {
+            assert_eq!(from_ram.paddr, engine, "{vaddr:#x}");
+        }
+    }
+    let w = model.walk(heap + 8);
+    assert_eq!(w.l1_type, Some("coarse"));
+    assert!(w.l2.is_some() && w.paddr.is_some() && w.stop.is_none());
+    assert_eq!(w.paddr.unwrap() & 0xfff, (heap + 8) & 0xfff);
+    assert_eq!(model.walk(heap + 4096 * 3).stop, Some(WalkStop::NotMapped));
+    let k = model.walk(cfg.kernel_base + 0x1234);
+    assert_eq!(k.l1_type, Some("section"));
+    assert_eq!(k.space, Some((0, "kernel")));
+    let mut ram2 = r.clone();
+    let engine = vm.translate(
+        &mut Ctx::new(&mut ram2, &mut Quiet),
+        memplay_engine::vm::SpaceId::KERNEL,
+        cfg.kernel_base + 0x1234,
+    );
+    assert_eq!(k.paddr, engine.ok());
+    assert_eq!(model.walk(0xffff_fff0).stop, Some(WalkStop::NoSpace));
+}
+
+#[test]
+fn addresses_parse_as_typed() {
+    assert_eq!(parse_addr("0x4000_0000"), Some(0x4000_0000));
+    assert_eq!(parse_addr(" 4096 "), Some(4096));
+    assert_eq!(parse_addr("0XfF"), Some(255));
+    assert_eq!(parse_addr("0x1_0000_0000"), None);
+    assert_eq!(parse_addr("hello"), None);
+    assert_eq!(parse_addr(""), None);
+}
+
+#[test]
+fn task_table_queues_and_timers() {
+    let mut r = Ram::new(vec![0u8; 0x1_2000]);
+    r.add_region(
+        Name::lit("isram"),
+        RegionKind::Internal,
+        0x4000_0000,
+        0x2000,
+    )
+    .unwrap();
+    r.add_region(
+        Name::lit("extsram"),
+        RegionKind::External,
+        0x0800_0000,
+        0x1_0000,
+    )
+    .unwrap();
+    let mut q = Quiet;
+    let mut cx = Ctx::new(&mut r, &mut q);
+    let mut sys = SystemMemory::new(
+        &mut cx,
+        Name::lit("sys"),
+        &[
+            Area::new(0x4000_0000, 0x2000),
+            Area::new(0x0800_0000, 0x1_0000),
+        ],
+    )
+    .unwrap();
+    let mut program = Program::new();
+    let cb = program.add(Behaviour::new(32)).unwrap();
+    let tasks_table = [
+        TaskConfig::new(Name::lit("mmi"), 10, 1024, 4, 2),
+        TaskConfig::new(Name::lit("nvram"), 5, 512, 2, 0),
+    ];
+    let config = KalConfig {
+        name: Name::lit("kal"),
+        sys_tasks: &tasks_table,
+        custom_tasks: &[],
+        program: &program,
+        mmi: Some(Name::lit("mmi")),
+        timers: TimerConfig::default(),
+        budget: 0,
+    };
+    let mut kal = Kal::boot(&mut cx, &mut sys, &config).unwrap();
+    kal.run_until_idle(&mut cx).unwrap();
+    let nvram = kal.task_named(Name::lit("nvram")).unwrap();
+    kal.send(
+        &mut cx,
+        Src::External,
+        nvram,
+        QueueKind::External,
+        77,
+        [1, 2],
+    )
+    .unwrap();
+    kal.start_timer(&mut cx, 5, 10, cb, true).unwrap();
+    kal.start_timer(&mut cx, 6, 3, cb, false).unwrap();
+
+    let t = tasks(&kal, cx.ram).unwrap();
+    assert_eq!(t.mmi.as_deref(), Some("mmi"));
+    let names: Vec<(&str, u8, u16, u16)> = t
+        .tasks
+        .iter()
+        .map(|row| {
+            (
+                row.name.as_str(),
+                row.priority,
+                row.ext.capacity,
+                row.int.capacity,
+            )
+        })
+        .collect();
+    assert_eq!(names, vec![("mmi", 10, 4, 2), ("nvram", 5, 2, 0)]);
+    let row = &t.tasks[1];
+    assert_eq!(row.ext.messages.len(), 1);
+    assert_eq!(row.ext.messages[0].msg, "77");
+    assert_eq!(row.ext.messages[0].src, "ext");
+    assert_eq!(row.ext.messages[0].payload, [1, 2]);
+    assert!(row.footprint > row.stack_size);
+
+    let tm = timers(&kal, cx.ram).unwrap().unwrap();
+    assert_eq!(tm.mmi, "mmi");
+    assert_eq!(tm.events.len(), 2);
+    assert!(tm.events.windows(2).all(|w| w[0].expiry <= w[1].expiry));
+    assert!(tm.events.iter().all(|e| e.callback == "L4CallBackTimer"));
+    let slots: Vec<(u16, bool)> = tm.timers.iter().map(|s| (s.timer, s.aligned)).collect();
+    assert_eq!(slots, vec![(5, true), (6, false)]);
+    assert_eq!(tm.hw, "running");
+    assert_eq!(tm.hw_expiry, Some(tm.events[0].expiry));
+    assert!(tm.mmi_queue.messages.is_empty());
+
+    // The exact timer fires after 3 ticks; the MMI task handles its expiry message and
+    // the aligned one stays pending, the hardware timer re-armed for it.
+    let now = tm.now;
+    let aligned_expiry = tm.events[1].expiry;
+    kal.tick(&mut cx, 3).unwrap();
+    let tm = timers(&kal, cx.ram).unwrap().unwrap();
+    assert_eq!(tm.now, now + 3);
+    let slots: Vec<u16> = tm.timers.iter().map(|s| s.timer).collect();
+    assert_eq!(slots, vec![5]);
+    assert_eq!(tm.events.len(), 1);
+    assert_eq!(tm.hw_expiry, Some(aligned_expiry));
+    assert!(tm.mmi_queue.messages.is_empty());
+    let t = tasks(&kal, cx.ram).unwrap();
+    assert!(t.tasks[0].handled >= 1, "the MMI task handled the expiry");
+}
