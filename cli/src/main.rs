@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check;
 mod demo;
 mod map;
 mod run;
@@ -45,6 +46,12 @@ enum Command {
         #[arg(long, default_value_t = run::DEFAULT_MAX_STEPS)]
         max_steps: u32,
     },
+    /// Check lessons: run every script and exercise of every lesson, in every language.
+    Check {
+        /// The lessons folder (or one lesson's folder).
+        #[arg(default_value = "lessons")]
+        path: PathBuf,
+    },
     /// Run a seeded random workload on one allocator: its canonical trace, figures and map.
     Demo {
         /// Which allocator.
@@ -71,6 +78,7 @@ fn main() -> ExitCode {
             max_steps,
         } => run::run(&file, trace, !no_map, max_steps),
         Command::Trace { file, max_steps } => run::trace(&file, max_steps),
+        Command::Check { path } => check::check(&path),
         Command::Demo {
             allocator,
             seed,

@@ -694,7 +694,20 @@ impl Adm {
         owner: Owner,
         site: CallSite,
     ) -> Result<Addr, AllocError> {
-        let result = self.alloc_inner(cx, size, owner, Some(site));
+        self.alloc_logged(cx, size, owner, file_id(site.file), site.line)
+    }
+
+    /// [`alloc_at`](Adm::alloc_at) with the file already as its id ([`file_id`]), for a
+    /// caller whose file name is not `'static` (a script's `at "camera.c":120`).
+    pub fn alloc_logged<S: Storage>(
+        &mut self,
+        cx: &mut Ctx<'_, S>,
+        size: u32,
+        owner: Owner,
+        file: u32,
+        line: u32,
+    ) -> Result<Addr, AllocError> {
+        let result = self.alloc_inner(cx, size, owner, Some((file, line)));
         if let Err(error) = result {
             let op = Op::Alloc { size };
             cx.emit(self.name, EventKind::Fault { op, error });
@@ -707,7 +720,7 @@ impl Adm {
         cx: &mut Ctx<'_, S>,
         size: u32,
         owner: Owner,
-        site: Option<CallSite>,
+        site: Option<(u32, u32)>,
     ) -> Result<Addr, AllocError> {
         if size == 0 {
             return Err(AllocError::ZeroSize);
@@ -759,7 +772,7 @@ impl Adm {
             owner.0 as u32,
         )?;
         if self.logging {
-            let (file, line) = site.map_or((0, 0), |s| (file_id(s.file), s.line));
+            let (file, line) = site.unwrap_or((0, 0));
             cx.set_word(name, h.wrapping_add(H_FILE), Field::File, file)?;
             cx.set_word(name, h.wrapping_add(H_LINE), Field::Line, line)?;
         }

@@ -36,6 +36,10 @@ use crate::script::parser::{parse_line, Env};
 use crate::sysmem::{Area, SystemMemory, DEFAULT_RECORDS, MAX_AREAS};
 use crate::trace::{Event, EventKind, Field, Op, Sink, TextSink};
 
+// dyn, tlsf, adm, asm, screen, awtk
+mod heaps;
+pub use heaps::{AsmPool, AwtkPool, DynPool, RELEASE_CACHE};
+
 /// The machine's own events: the clock and the PRNG, which are simulated state too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MachineEvent {
@@ -75,6 +79,13 @@ pub enum Pool {
     Ctrl(CtrlBuffer),
     Part(PartitionPool),
     Lab(PolicyLab),
+    // dyn, tlsf, adm, asm, screen, awtk
+    Dyn(DynPool),
+    Tlsf(crate::tlsf::Tlsf),
+    Adm(crate::adm::Adm),
+    Asm(AsmPool),
+    Screen(crate::app_mem::ScreenMem),
+    Awtk(AwtkPool),
 }
 
 /// Runs `$body` with `$p` bound to the allocator inside any [`Pool`].
@@ -85,6 +96,13 @@ macro_rules! with_pool {
             Pool::Ctrl($p) => $body,
             Pool::Part($p) => $body,
             Pool::Lab($p) => $body,
+            // dyn, tlsf, adm, asm, screen, awtk
+            Pool::Dyn(DynPool { mem: $p, .. }) => $body,
+            Pool::Tlsf($p) => $body,
+            Pool::Adm($p) => $body,
+            Pool::Asm(AsmPool { mem: $p, .. }) => $body,
+            Pool::Screen($p) => $body,
+            Pool::Awtk(AwtkPool { stack: $p, .. }) => $body,
         }
     };
 }
@@ -96,6 +114,13 @@ impl Pool {
             Pool::Ctrl(_) => PoolKind::Ctrl,
             Pool::Part(_) => PoolKind::Part,
             Pool::Lab(_) => PoolKind::Lab,
+            // dyn, tlsf, adm, asm, screen, awtk
+            Pool::Dyn(_) => PoolKind::Dyn,
+            Pool::Tlsf(_) => PoolKind::Tlsf,
+            Pool::Adm(_) => PoolKind::Adm,
+            Pool::Asm(_) => PoolKind::Asm,
+            Pool::Screen(_) => PoolKind::Screen,
+            Pool::Awtk(_) => PoolKind::Awtk,
         }
     }
 
@@ -676,6 +701,13 @@ impl<S: Storage> Core<S> {
         };
         match stmt {
             Stmt::Empty | Stmt::Close | Stmt::Repeat(_) => {}
+            // dyn, tlsf, adm, asm, screen, awtk
+            Stmt::Preset { name, span } => {
+                if let Some(fault) = self.preset(name, span, text, line, index, sink)? {
+                    step.fault = Some(fault.error);
+                    source = fault.source;
+                }
+            }
             Stmt::Ram {
                 name,
                 base,
@@ -722,6 +754,11 @@ impl<S: Storage> Core<S> {
                     source: Name::lit("clock"),
                     kind,
                 });
+                // dyn, tlsf, adm, asm, screen, awtk: an app's stop advances with the clock.
+                if let Some(fault) = self.tick_heaps(by, text, line, sink)? {
+                    step.fault = Some(fault.error);
+                    source = fault.source;
+                }
             }
             Stmt::Let { var, value } => {
                 step.kind = StepKind::Assign;
@@ -848,12 +885,18 @@ impl<S: Storage> Core<S> {
                     }
                     Expect::Fault(wanted) => {
                         let found = self.last_fault.map(|f| f.error);
-                        if found.map(|e| e.kind()) != wanted {
+                        // dyn, tlsf, adm, asm, screen, awtk: `GuardCorrupted` is an alias.
+                        if !heaps::fault_matches(wanted, found) {
                             let kind = ErrorKind::ExpectFault { wanted, found };
                             return Err(error(span, kind));
                         }
                     }
                     Expect::Compare { .. } => {}
+                    // dyn, tlsf, adm, asm, screen, awtk
+                    Expect::State(_) | Expect::PromptOpen(_) => {
+                        self.expect_prompt(expect)
+                            .map_err(|kind| error(span, kind))?;
+                    }
                 }
                 return Ok(step);
             }
@@ -890,6 +933,10 @@ impl<S: Storage> Core<S> {
                 "its configuration failed: see the fault on that line",
             )));
         };
+        // dyn, tlsf, adm, asm, screen, awtk: the operations of their own.
+        if let Some(done) = self.call_heap(index, pool, call, text, line, sink)? {
+            return Ok(done);
+        }
         let Some(Some(target)) = self.pools.get_mut(index) else {
             return Ok((None, None));
         };
@@ -941,6 +988,8 @@ impl<S: Storage> Core<S> {
                 let result = target.realloc(&mut cx, addr, size, owner);
                 (Some(*result.as_ref().unwrap_or(&0)), result.map(|_| ()))
             }
+            // dyn, tlsf, adm, asm, screen, awtk: `call_heap` ran them.
+            _ => (None, Ok(())),
         };
         Ok((value, result.err()))
     }
@@ -1075,6 +1124,11 @@ impl<S: Storage> Core<S> {
                         Err(e) => Err(self.init_fault(name, e, sink)),
                     }
                 }
+            },
+            // dyn, tlsf, adm, asm, screen, awtk
+            other => match self.configure_heap(other, name, text, line, sink)? {
+                Some(built) => built,
+                None => return Ok(None),
             },
         };
         match built {
@@ -1241,6 +1295,16 @@ impl<S: Storage> Env for Core<S> {
                 .map(|l| l.total)
                 .map_err(ErrorKind::Unreadable);
         }
+        if query == Query::Searched {
+            return Ok(match p {
+                Pool::Lab(lab) => u32::try_from(lab.total_searched()).unwrap_or(u32::MAX),
+                _ => 0,
+            });
+        }
+        // dyn, tlsf, adm, asm, screen, awtk: the figures of their own.
+        if let Some(answer) = heaps::query(query, p, &self.ram) {
+            return answer;
+        }
         let stats = p.stats(&self.ram).map_err(ErrorKind::Unreadable)?;
         Ok(match query {
             Query::Used => stats.used,
@@ -1250,6 +1314,9 @@ impl<S: Storage> Env for Core<S> {
             Query::Frag => stats.fragmentation_permille,
             Query::Capacity => stats.capacity,
             Query::Overhead => stats.overhead,
+            Query::Searched => 0,
+            // dyn, tlsf, adm, asm, screen, awtk: answered by `heaps::query`.
+            Query::Usage(_) | Query::Leaks | Query::Granted | Query::Victim => 0,
         })
     }
 

@@ -26,26 +26,6 @@ const GOLDEN_AREAS: [PhysArea; 2] = [
     },
 ];
 
-fn golden(name: &str, text: &str) {
-    let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
-    if std::env::var("MEMPLAY_BLESS").as_deref() == Ok("1") {
-        std::fs::write(&path, text).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}; run with MEMPLAY_BLESS=1 to create it"));
-    if want != text {
-        for (i, (a, b)) in want.lines().zip(text.lines()).enumerate() {
-            assert_eq!(a, b, "{name}: first difference at line {}", i + 1);
-        }
-        assert_eq!(
-            want.lines().count(),
-            text.lines().count(),
-            "{name}: line count"
-        );
-    }
-}
-
 #[test]
 fn golden_buddy_boot_split_and_merge() {
     let mut ram = golden_ram();
@@ -67,7 +47,7 @@ fn golden_buddy_boot_split_and_merge() {
     }
     pm.check(&ram).unwrap();
     assert!(!sink.overflowed);
-    golden("buddy_boot.trace", &sink.out);
+    common::assert_golden("buddy_boot", &sink.out);
 }
 
 // ---- helpers ----

@@ -362,6 +362,23 @@ fn queries_read_pool_figures() {
 }
 
 #[test]
+fn searched_adds_up_the_labs_visits() {
+    // The sum of the `visited` counts of the lab's searches; pools that count none give 0.
+    let src = "ram r 0x1000 4K\nlab h 1K header 0\n\
+               part p 32x2\nx = h.alloc 100\ny = h.alloc 100\nh.free x\nz = h.alloc 200\n\
+               s = searched(h)\nt = searched(p)\n";
+    let (m, trace) = run(src);
+    let visited: u32 = trace
+        .lines()
+        .filter_map(|l| l.split("visited=").nth(1))
+        .map(|n| n.parse::<u32>().unwrap())
+        .sum();
+    assert_eq!(m.var("s"), Some(visited));
+    assert_eq!(m.var("s"), Some(4));
+    assert_eq!(m.var("t"), Some(0));
+}
+
+#[test]
 fn repeat_runs_its_body_n_times_and_nests() {
     let src = "ram r 0x1000 4K\nlab h 2K\nn = 0\nrepeat 3 {\n  # a comment\n  repeat 2 {\n    n = n + 1\n  }\n\n  m = n\n}\nrepeat 0 {\n  n = 100\n}\nrepeat 5 {\n}\nz = n\n";
     let mut m = machine(src);
@@ -721,6 +738,7 @@ const VOCABULARY: &[&str] = &[
     "used",
     "left",
     "frag",
+    "searched",
     "a",
     "b",
     "r",
@@ -750,6 +768,56 @@ const VOCABULARY: &[&str] = &[
     " ",
     "\t",
     "内",
+    // dyn, tlsf, adm, asm, screen, awtk
+    "dyn",
+    "tlsf",
+    "adm",
+    "asm",
+    "screen",
+    "awtk",
+    "preset",
+    "mtk_phone",
+    "awtk_baremetal",
+    "pool",
+    "apps",
+    "subpools",
+    "logging",
+    "lists",
+    "spare",
+    "grow",
+    "sl",
+    "own_class",
+    "stack",
+    "lock",
+    "oom",
+    "debug",
+    "simple",
+    "release",
+    "oldest",
+    "delete",
+    "alloc_or_prompt",
+    "alloc_full",
+    "choose",
+    "confirm",
+    "decline",
+    "dismiss",
+    "notify_stop_finished",
+    "plan",
+    "frees",
+    "ticks",
+    "ok",
+    "dump",
+    "cache",
+    ":",
+    "state",
+    "prompt",
+    "open",
+    "GuardCorrupted",
+    "Deadlock",
+    "usage",
+    "leaks",
+    "granted",
+    "victim",
 ];
 
 fn vocabulary_text() -> impl Strategy<Value = String> {

@@ -2,7 +2,10 @@
 //! random-operation property test with `check()` after every step, and the golden boot
 //! trace.
 
+mod common;
 mod kal_common;
+
+use common::assert_golden;
 
 use std::collections::BTreeMap;
 
@@ -1177,36 +1180,6 @@ fn random_operations_keep_every_structure_consistent() {
 }
 
 // ----- the golden trace ----------------------------------------------------------------
-
-fn assert_golden(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format!("{name}.trace"));
-    if std::env::var_os("MEMPLAY_BLESS").is_some_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "no golden trace at {}; run with MEMPLAY_BLESS=1 to create it",
-            path.display()
-        )
-    });
-    if expected != actual {
-        let line = expected
-            .lines()
-            .zip(actual.lines())
-            .position(|(e, a)| e != a)
-            .unwrap_or(expected.lines().count().min(actual.lines().count()));
-        panic!(
-            "trace {name} differs at line {}:\n  expected: {}\n  actual:   {}\n(rerun with MEMPLAY_BLESS=1 if intended)",
-            line + 1,
-            expected.lines().nth(line).unwrap_or("<end>"),
-            actual.lines().nth(line).unwrap_or("<end>"),
-        );
-    }
-}
 
 /// Four tasks (three system, one customer) boot; MMI starts two aligned and two
 /// non-aligned timers in its init; a power-on indication from L4 makes MMI ask NVRAM,

@@ -118,6 +118,21 @@ fn stages() -> Vec<Stage> {
             run: |sh| sh.run(sh.cargo().args(["test", "--workspace"])),
         },
         Stage {
+            id: "lessons",
+            title: "every lesson's scripts and exercises, in both languages (memplay check)",
+            run: |sh| {
+                sh.run(sh.cargo().args([
+                    "run",
+                    "--quiet",
+                    "-p",
+                    "memplay-cli",
+                    "--",
+                    "check",
+                    "lessons",
+                ]))
+            },
+        },
+        Stage {
             id: "engine-thumbv7em",
             title: "engine for the board: thumbv7em-none-eabihf, no_std, no alloc",
             run: |sh| {

@@ -5,7 +5,8 @@
 //! Adding a subsystem to the language takes one entry in [`KINDS`] (its keyword, whether
 //! pools of it are named, its operations), one [`Config`] variant parsed in
 //! `parser::config`, and one `Pool` variant built in the machine. Subsystem-specific
-//! operations are new [`Verb`]s, parsed in `parser::call`.
+//! operations are new [`Verb`]s (and [`Call`] variants when their arguments differ), parsed
+//! in `parser::call` or a hook it calls first. Machine presets are [`PRESETS`].
 
 use crate::allocator::Owner;
 use crate::ctrl_buffer::MAX_CLASSES;
@@ -13,6 +14,13 @@ use crate::name::Name;
 use crate::policy_lab::LabConfig;
 use crate::ram::RegionKind;
 use crate::sysmem::MAX_AREAS;
+
+// dyn, tlsf, adm, asm, screen, awtk
+use crate::adm::MAX_SUBPOOLS;
+use crate::app_mem::{StopPlan, MAX_APPS};
+use crate::awtk::{CallSite, Layer, StackConfig, MAX_LAYERS};
+use crate::dynmem::MAX_SPARES;
+use crate::tlsf::TlsfConfig;
 
 /// Bytes `start..end` of a line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,6 +42,8 @@ impl Span {
 pub const STATEMENTS: &[&str] = &[
     "ram", "sys", "sysmem", "ctrl", "part", "lab", "seed", "poke", "poke32", "peek", "peek32",
     "fill", "note", "check", "expect", "tick", "repeat",
+    // dyn, tlsf, adm, asm, screen, awtk
+    "dyn", "tlsf", "adm", "asm", "screen", "awtk", "preset",
 ];
 
 /// The kinds of pool a script can configure.
@@ -47,6 +57,19 @@ pub enum PoolKind {
     Part,
     /// A free-list policy-lab pool (`lab NAME`).
     Lab,
+    // dyn, tlsf, adm, asm, screen, awtk
+    /// A LiteOS best-fit dynamic memory pool (`dyn NAME`).
+    Dyn,
+    /// A TLSF pool (`tlsf NAME`).
+    Tlsf,
+    /// A KAL ADM pool (`adm NAME`).
+    Adm,
+    /// MTK's app-shared memory (`asm`).
+    Asm,
+    /// MTK's screen memory (`screen`).
+    Screen,
+    /// An AWTK decorator stack over its simple heap (`awtk`).
+    Awtk,
 }
 
 /// A pool kind's entry in the language.
@@ -88,6 +111,61 @@ pub const KINDS: &[KindSpec] = &[
         singleton: None,
         verbs: &[Verb::Alloc, Verb::Free, Verb::Realloc],
     },
+    // dyn, tlsf, adm, asm, screen, awtk
+    KindSpec {
+        kind: PoolKind::Dyn,
+        keyword: "dyn",
+        singleton: None,
+        verbs: &[Verb::Alloc, Verb::Free, Verb::Realloc],
+    },
+    KindSpec {
+        kind: PoolKind::Tlsf,
+        keyword: "tlsf",
+        singleton: None,
+        verbs: &[Verb::Alloc, Verb::Free, Verb::Realloc],
+    },
+    KindSpec {
+        kind: PoolKind::Adm,
+        keyword: "adm",
+        singleton: None,
+        verbs: &[Verb::Alloc, Verb::Free, Verb::Delete],
+    },
+    KindSpec {
+        kind: PoolKind::Asm,
+        keyword: "asm",
+        singleton: Some("asm"),
+        verbs: &[
+            Verb::Alloc,
+            Verb::Free,
+            Verb::AllocOrPrompt,
+            Verb::AllocFull,
+            Verb::AllocFullOrPrompt,
+            Verb::Choose,
+            Verb::Confirm,
+            Verb::Decline,
+            Verb::Dismiss,
+            Verb::NotifyStopFinished,
+            Verb::Plan,
+        ],
+    },
+    KindSpec {
+        kind: PoolKind::Screen,
+        keyword: "screen",
+        singleton: Some("screen"),
+        verbs: &[Verb::Alloc, Verb::Free],
+    },
+    KindSpec {
+        kind: PoolKind::Awtk,
+        keyword: "awtk",
+        singleton: Some("awtk"),
+        verbs: &[
+            Verb::Alloc,
+            Verb::Free,
+            Verb::Realloc,
+            Verb::Dump,
+            Verb::Cache,
+        ],
+    },
 ];
 
 impl PoolKind {
@@ -95,6 +173,14 @@ impl PoolKind {
         // KINDS has an entry for every kind; the first entry is a harmless fallback.
         let fallback = &KINDS[0];
         KINDS.iter().find(|s| s.kind == self).unwrap_or(fallback)
+    }
+
+    /// True iff a pool of this kind can hand a growing `dyn` pool whole pages
+    /// (`dyn NAME ... grow from POOL`), i.e. the machine's `Pool` of this kind is a
+    /// [`crate::dynmem::GrowthSource`]. Hook for the pages subsystem: its kind answers
+    /// true here and the machine's `growth_source` returns it.
+    pub fn gives_pages(self) -> bool {
+        false
     }
 }
 
@@ -104,16 +190,71 @@ pub enum Verb {
     Alloc,
     Free,
     Realloc,
+    // dyn, tlsf, adm, asm, screen, awtk
+    /// `adm.delete`: `kal_adm_delete`.
+    Delete,
+    /// `asm.alloc_or_prompt APP SIZE`.
+    AllocOrPrompt,
+    /// `asm.alloc_full APP`: `applib_mem_ap_alloc_full_pool`.
+    AllocFull,
+    /// `asm.alloc_full_or_prompt APP`.
+    AllocFullOrPrompt,
+    /// `asm.choose APP`: the user highlights an app and presses Stop.
+    Choose,
+    /// `asm.confirm`: "Yes" on the confirm screen.
+    Confirm,
+    /// `asm.decline`: "No" on the confirm screen.
+    Decline,
+    /// `asm.dismiss`: the user leaves the prompt.
+    Dismiss,
+    /// `asm.notify_stop_finished APP ok|fail`.
+    NotifyStopFinished,
+    /// `asm.plan APP frees N ticks T ok|fail`: how the app's stop callback behaves.
+    Plan,
+    /// `awtk.dump`: `tk_mem_dump`.
+    Dump,
+    /// `awtk.cache ADDR`: the application caches a block its release callback may free.
+    Cache,
 }
 
 impl Verb {
-    pub const ALL: &'static [Verb] = &[Verb::Alloc, Verb::Free, Verb::Realloc];
+    pub const ALL: &'static [Verb] = &[
+        Verb::Alloc,
+        Verb::Free,
+        Verb::Realloc,
+        // dyn, tlsf, adm, asm, screen, awtk
+        Verb::Delete,
+        Verb::AllocOrPrompt,
+        Verb::AllocFull,
+        Verb::AllocFullOrPrompt,
+        Verb::Choose,
+        Verb::Confirm,
+        Verb::Decline,
+        Verb::Dismiss,
+        Verb::NotifyStopFinished,
+        Verb::Plan,
+        Verb::Dump,
+        Verb::Cache,
+    ];
 
     pub fn word(self) -> &'static str {
         match self {
             Verb::Alloc => "alloc",
             Verb::Free => "free",
             Verb::Realloc => "realloc",
+            // dyn, tlsf, adm, asm, screen, awtk
+            Verb::Delete => "delete",
+            Verb::AllocOrPrompt => "alloc_or_prompt",
+            Verb::AllocFull => "alloc_full",
+            Verb::AllocFullOrPrompt => "alloc_full_or_prompt",
+            Verb::Choose => "choose",
+            Verb::Confirm => "confirm",
+            Verb::Decline => "decline",
+            Verb::Dismiss => "dismiss",
+            Verb::NotifyStopFinished => "notify_stop_finished",
+            Verb::Plan => "plan",
+            Verb::Dump => "dump",
+            Verb::Cache => "cache",
         }
     }
 }
@@ -137,6 +278,19 @@ pub enum Query {
     Capacity,
     /// Headers, guards, padding and control data.
     Overhead,
+    /// Free-list elements visited by all the pool's searches so far (the policy lab
+    /// counts them; 0 for pools that do not).
+    Searched,
+    // dyn, tlsf, adm, asm, screen, awtk
+    /// `usage(P, OWNER)`: what one task or app holds (the owner is filled in by the
+    /// parser from the second argument).
+    Usage(u32),
+    /// `leaks(awtk)`: blocks in the debug log.
+    Leaks,
+    /// `granted(asm)`: the address the out-of-memory protocol last granted.
+    Granted,
+    /// `victim(asm)`: the app asked to stop (or chosen), `0xffffffff` when none.
+    Victim,
 }
 
 /// The functions of pool figures, by name.
@@ -149,11 +303,19 @@ pub const QUERIES: &[(&str, Query)] = &[
     ("left", Query::Left),
     ("capacity", Query::Capacity),
     ("overhead", Query::Overhead),
+    ("searched", Query::Searched),
+    // dyn, tlsf, adm, asm, screen, awtk
+    ("usage", Query::Usage(0)),
+    ("leaks", Query::Leaks),
+    ("granted", Query::Granted),
+    ("victim", Query::Victim),
 ];
 
 /// Every function name, for hints.
 pub const FUNCTIONS: &[&str] = &[
     "rand", "used", "free", "largest", "blocks", "frag", "left", "capacity", "overhead",
+    "searched", // dyn, tlsf, adm, asm, screen, awtk
+    "usage", "leaks", "granted", "victim",
 ];
 
 /// The fault kinds `expect fault` accepts: [`crate::error::AllocError::kind`]'s words.
@@ -169,6 +331,10 @@ pub const FAULT_KINDS: &[&str] = &[
     "Unsupported",
     "BusFault",
     "Config",
+    // dyn, tlsf, adm, asm, screen, awtk
+    "Deadlock",
+    // An alias: `Corrupted` with `field=guard` (an overwritten guard gap or footer).
+    "GuardCorrupted",
 ];
 
 /// A comparison in `expect`.
@@ -252,7 +418,11 @@ pub enum PartShape {
 }
 
 /// A pool configuration statement.
+///
+/// The engine has no heap to box the larger variants (an ASM's app list), so a `Config`
+/// (and a [`Stmt`]) is a few hundred bytes on the stack while a line runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Config {
     /// `sys [AREA...] [records N]`; no areas means the rest of every region.
     Sys {
@@ -275,6 +445,63 @@ pub enum Config {
         place: Place,
         config: LabConfig,
     },
+    // dyn, tlsf, adm, asm, screen, awtk
+    /// `dyn NAME SIZE [PLACE] [lists N] [expand] [spare SIZE [PLACE]]... [grow from POOL]`.
+    Dyn {
+        name: Named,
+        size: u32,
+        place: Place,
+        lists: u32,
+        /// `expand` (also implied by a spare or `grow`): `LOS_MemExpandEnable`.
+        expand: bool,
+        spares: [Option<(u32, Place)>; MAX_SPARES],
+        /// The pool whose pages the pool grows by once its spares are used.
+        grow: Option<Named>,
+    },
+    /// `tlsf NAME SIZE [PLACE] [sl N] [align 4|8] [own_class on|off]`.
+    Tlsf {
+        name: Named,
+        size: u32,
+        place: Place,
+        config: TlsfConfig,
+    },
+    /// `adm NAME [PLACE] SIZE [subpools S... [0]] [logging]`.
+    Adm {
+        name: Named,
+        size: u32,
+        place: Place,
+        subpools: [u32; MAX_SUBPOOLS as usize],
+        count: usize,
+        logging: bool,
+    },
+    /// `asm pool SIZE [PLACE] [subpools S... [0]] [apps APP[:"Title"]...]`.
+    Asm {
+        size: u32,
+        place: Place,
+        subpools: [u32; MAX_SUBPOOLS as usize],
+        count: usize,
+        /// App `i` is `apps[i]`: the variable that names its id and its title.
+        apps: [Option<AppSpec>; MAX_APPS as usize],
+    },
+    /// `screen SIZE [PLACE]`.
+    Screen { size: u32, place: Place },
+    /// `awtk stack LAYER... simple SIZE [PLACE] [entries N] [blocks N N N N N] [min_blocks N]`.
+    Awtk {
+        layers: [Layer; MAX_LAYERS],
+        count: usize,
+        heap: u32,
+        place: Place,
+        config: StackConfig,
+    },
+}
+
+/// One app of `asm pool ... apps`: `camera:"Camera"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppSpec {
+    /// The variable set to the app's id.
+    pub var: Named,
+    /// The name registered (`applib_mem_ap_register`'s string).
+    pub title: Name,
 }
 
 impl Config {
@@ -284,6 +511,13 @@ impl Config {
             Config::Ctrl { .. } => PoolKind::Ctrl,
             Config::Part { .. } => PoolKind::Part,
             Config::Lab { .. } => PoolKind::Lab,
+            // dyn, tlsf, adm, asm, screen, awtk
+            Config::Dyn { .. } => PoolKind::Dyn,
+            Config::Tlsf { .. } => PoolKind::Tlsf,
+            Config::Adm { .. } => PoolKind::Adm,
+            Config::Asm { .. } => PoolKind::Asm,
+            Config::Screen { .. } => PoolKind::Screen,
+            Config::Awtk { .. } => PoolKind::Awtk,
         }
     }
 
@@ -293,7 +527,26 @@ impl Config {
             Config::Sys { .. } => Name::lit("sys"),
             Config::Ctrl { .. } => Name::lit("ctrl"),
             Config::Part { name, .. } | Config::Lab { name, .. } => name.name,
+            // dyn, tlsf, adm, asm, screen, awtk
+            Config::Dyn { name, .. } | Config::Tlsf { name, .. } | Config::Adm { name, .. } => {
+                name.name
+            }
+            Config::Asm { .. } => Name::lit("asm"),
+            Config::Screen { .. } => Name::lit("screen"),
+            Config::Awtk { .. } => Name::lit("awtk"),
         }
+    }
+
+    /// The variables the configuration defines, with their values: the app ids of
+    /// `asm pool ... apps`.
+    pub fn vars(&self) -> impl Iterator<Item = (Named, u32)> + '_ {
+        let apps: &[Option<AppSpec>] = match self {
+            Config::Asm { apps, .. } => apps,
+            _ => &[],
+        };
+        apps.iter()
+            .enumerate()
+            .filter_map(|(i, app)| app.map(|a| (a.var, i as u32)))
     }
 }
 
@@ -317,7 +570,65 @@ pub enum Call {
     /// `free ADDR` or `free any`.
     Free(Target),
     /// `realloc ADDR SIZE [owner N]`.
-    Realloc { addr: u32, size: u32, owner: Owner },
+    Realloc {
+        addr: u32,
+        size: u32,
+        owner: Owner,
+    },
+    // dyn, tlsf, adm, asm, screen, awtk
+    /// `adm.alloc SIZE [owner N] at "FILE":LINE`: `kal_adm_internal_alloc`.
+    AdmAlloc {
+        size: u32,
+        owner: Owner,
+        file: u32,
+        line: u32,
+    },
+    /// `adm.delete`.
+    Delete,
+    /// `asm.alloc_or_prompt APP SIZE`.
+    AllocOrPrompt {
+        app: u16,
+        size: u32,
+    },
+    /// `asm.alloc_full APP` or `asm.alloc_full_or_prompt APP`.
+    AllocFull {
+        app: u16,
+        prompt: bool,
+    },
+    /// `asm.choose APP`.
+    Choose(u16),
+    Confirm,
+    Decline,
+    Dismiss,
+    /// `asm.notify_stop_finished APP ok|fail`.
+    NotifyStopFinished {
+        app: u16,
+        result: bool,
+    },
+    /// `asm.plan APP frees N ticks T [ok|fail]`.
+    Plan {
+        app: u16,
+        plan: StopPlan,
+    },
+    /// `awtk.alloc SIZE [at FUNC:LINE]`.
+    AwtkAlloc {
+        size: u32,
+        site: CallSite,
+    },
+    /// `awtk.realloc ADDR SIZE [at FUNC:LINE]`.
+    AwtkRealloc {
+        addr: u32,
+        size: u32,
+        site: CallSite,
+    },
+    /// `awtk.dump`.
+    Dump,
+    /// `awtk.cache ADDR`.
+    Cache(u32),
+    /// `awtk release oldest N` (`awtk release none` is 0): the out-of-memory callback.
+    Release {
+        per_call: u32,
+    },
 }
 
 /// An expectation.
@@ -327,10 +638,17 @@ pub enum Expect {
     Compare { left: u32, cmp: Cmp, right: u32 },
     /// `expect fault KIND` (`None` for `expect fault none`).
     Fault(Option<&'static str>),
+    // dyn, tlsf, adm, asm, screen, awtk
+    /// `expect state idle|prompt|confirm|stopping`: the ASM out-of-memory protocol's
+    /// state, as [`crate::app_mem::OomState::word`] names it.
+    State(&'static str),
+    /// `expect prompt open|closed`: the protocol is (not) idle.
+    PromptOpen(bool),
 }
 
 /// One line, parsed and evaluated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Stmt<'a> {
     /// A blank or comment-only line: not a step.
     Empty,
@@ -394,6 +712,44 @@ pub enum Stmt<'a> {
     Repeat(u32),
     /// `}`.
     Close,
+    // dyn, tlsf, adm, asm, screen, awtk
+    /// `preset NAME`: the lines of [`PRESETS`]' entry, run as one step.
+    Preset {
+        name: &'static str,
+        span: Span,
+    },
+}
+
+/// The machine presets: a name and the script lines `preset NAME` runs as one step.
+pub const PRESETS: &[(&str, &str)] = &[
+    // dyn, tlsf, adm, asm, screen, awtk
+    ("mtk_phone", MTK_PHONE),
+    ("awtk_baremetal", AWTK_BAREMETAL),
+];
+
+/// A MediaTek feature phone: internal and external SRAM, KAL system memory, the control
+/// buffer with MTK's default classes, an ADM for the media task, app-shared memory with
+/// three apps, and screen memory for the GUI's layers.
+pub const MTK_PHONE: &str = "\
+ram isram 0x40000000 64K internal
+ram extsram 0x08000000 2M external
+sys isram 48K extsram 256K
+ctrl preset mtk
+adm media on extsram 96K subpools 16 32 64 128 256 0 logging
+asm pool 200K on extsram apps camera:\"Camera\" music:\"Music\" browser:\"Browser\"
+screen 300K on extsram
+";
+
+/// AWTK on a bare-metal board: one SRAM and AWTK's own heap under the decorators
+/// `tk_mem_init` stacks (outermost first: oom, debug, pool, lock, simple).
+pub const AWTK_BAREMETAL: &str = "\
+ram sram 0x20000000 256K internal
+awtk stack oom debug pool lock simple 128K on sram
+";
+
+/// The script lines of preset `name`.
+pub fn preset_text(name: &str) -> Option<&'static str> {
+    PRESETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
 impl Stmt<'_> {

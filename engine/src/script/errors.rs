@@ -7,6 +7,7 @@
 
 use core::fmt;
 
+use crate::app_mem::AsmError;
 use crate::error::AllocError;
 use crate::name::Name;
 use crate::ram::{Fault, RamError};
@@ -105,6 +106,19 @@ pub enum ErrorKind {
     },
     /// [`crate::machine::Machine::run`] reached its step limit.
     StepLimit(u32),
+    // dyn, tlsf, adm, asm, screen, awtk
+    /// The out-of-memory protocol refused a call (wrong state, an app not listed...).
+    Asm(AsmError),
+    /// A figure the pool does not have (`leaks` of a pool with no debug log).
+    NoFigure {
+        figure: &'static str,
+        pool: Name,
+    },
+    /// `expect state S` (or `expect prompt open|closed`) did not match the protocol.
+    ExpectState {
+        wanted: &'static str,
+        found: &'static str,
+    },
 }
 
 impl ErrorKind {
@@ -113,7 +127,9 @@ impl ErrorKind {
     pub fn is_expectation(&self) -> bool {
         matches!(
             self,
-            ErrorKind::ExpectFailed { .. } | ErrorKind::ExpectFault { .. }
+            ErrorKind::ExpectFailed { .. }
+                | ErrorKind::ExpectFault { .. }
+                | ErrorKind::ExpectState { .. }
         )
     }
 }
@@ -180,6 +196,15 @@ impl fmt::Display for ErrorKind {
                 }
             }
             ErrorKind::StepLimit(max) => write!(f, "the script ran {max} steps without ending"),
+            // dyn, tlsf, adm, asm, screen, awtk
+            ErrorKind::Asm(e) => write!(f, "the out-of-memory prompt refuses: {e}"),
+            ErrorKind::NoFigure { figure, pool } => {
+                write!(f, "pool `{pool}` has no figure `{figure}`")
+            }
+            ErrorKind::ExpectState { wanted, found } => write!(
+                f,
+                "expectation failed: expected `{wanted}`, the out-of-memory prompt is `{found}`"
+            ),
         }
     }
 }

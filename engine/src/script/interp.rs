@@ -266,51 +266,20 @@ pub fn check(source: &str) -> Result<ScriptInfo, ScriptError> {
                 }
                 depth -= 1;
             }
-            Stmt::Ram { name, size, .. } => {
-                let Some(slot) = env.regions.get_mut(env.region_count) else {
-                    let max = MAX_REGIONS as u32;
-                    let kind = ErrorKind::TooMany {
-                        what: "RAM regions",
-                        max,
-                    };
-                    return Err(ScriptError::at(
-                        text,
-                        line,
-                        name.span.start,
-                        name.span.end,
-                        kind,
-                    ));
+            // dyn, tlsf, adm, asm, screen, awtk: a preset defines what its lines define.
+            Stmt::Preset { name, span } => {
+                let lines = super::ast::preset_text(name).unwrap_or("");
+                let at = |e: ScriptError| {
+                    ScriptError::at(text, line, span.start, span.end, e.kind).with_hint(e.hint)
                 };
-                *slot = name.name;
-                env.region_count += 1;
-                info.ram_bytes = info.ram_bytes.saturating_add(size as u64);
-            }
-            Stmt::Config(config) => {
-                let Some(slot) = env.pools.get_mut(env.pool_count) else {
-                    let max = MAX_POOLS as u32;
-                    return Err(whole(ErrorKind::TooMany { what: "pools", max }));
-                };
-                *slot = (config.pool_name(), config.kind());
-                env.pool_count += 1;
-            }
-            Stmt::Let { var, .. }
-            | Stmt::Call {
-                dest: Some(var), ..
-            }
-            | Stmt::Peek {
-                dest: Some(var), ..
-            } => {
-                if let Err(kind) = env.vars.set(var.name, 0) {
-                    return Err(ScriptError::at(
-                        text,
-                        line,
-                        var.span.start,
-                        var.span.end,
-                        kind,
-                    ));
+                let mut sub = 0;
+                while let Some((sub_text, next)) = line_at(lines, sub) {
+                    sub = next;
+                    let sub_stmt = parse_line(sub_text, line, &mut env).map_err(at)?;
+                    define(&mut env, &mut info, &sub_stmt, sub_text, line).map_err(at)?;
                 }
             }
-            _ => {}
+            other => define(&mut env, &mut info, &other, text, line)?,
         }
     }
     info.lines = line;
@@ -328,4 +297,73 @@ pub fn check(source: &str) -> Result<ScriptInfo, ScriptError> {
         .with_hint(Hint::Text("close it with `}` alone on a line")));
     }
     Ok(info)
+}
+
+/// Records what a statement defines (a region, a pool, variables) in the static check's
+/// environment.
+fn define(
+    env: &mut StaticEnv,
+    info: &mut ScriptInfo,
+    stmt: &Stmt<'_>,
+    text: &str,
+    line: u32,
+) -> Result<(), ScriptError> {
+    let whole = |kind| {
+        let start = text.len() - text.trim_start().len();
+        ScriptError::at(text, line, start, text.trim_end().len(), kind)
+    };
+    match *stmt {
+        Stmt::Ram { name, size, .. } => {
+            let Some(slot) = env.regions.get_mut(env.region_count) else {
+                let max = MAX_REGIONS as u32;
+                let kind = ErrorKind::TooMany {
+                    what: "RAM regions",
+                    max,
+                };
+                return Err(ScriptError::at(
+                    text,
+                    line,
+                    name.span.start,
+                    name.span.end,
+                    kind,
+                ));
+            };
+            *slot = name.name;
+            env.region_count += 1;
+            info.ram_bytes = info.ram_bytes.saturating_add(size as u64);
+        }
+        Stmt::Config(config) => {
+            let Some(slot) = env.pools.get_mut(env.pool_count) else {
+                let max = MAX_POOLS as u32;
+                return Err(whole(ErrorKind::TooMany { what: "pools", max }));
+            };
+            *slot = (config.pool_name(), config.kind());
+            env.pool_count += 1;
+            // dyn, tlsf, adm, asm, screen, awtk: the app names of `asm pool ... apps`.
+            for (var, _) in config.vars() {
+                env.vars.set(var.name, 0).map_err(|kind| {
+                    ScriptError::at(text, line, var.span.start, var.span.end, kind)
+                })?;
+            }
+        }
+        Stmt::Let { var, .. }
+        | Stmt::Call {
+            dest: Some(var), ..
+        }
+        | Stmt::Peek {
+            dest: Some(var), ..
+        } => {
+            if let Err(kind) = env.vars.set(var.name, 0) {
+                return Err(ScriptError::at(
+                    text,
+                    line,
+                    var.span.start,
+                    var.span.end,
+                    kind,
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }

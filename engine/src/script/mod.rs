@@ -20,6 +20,15 @@
 //! 4. new operations: a [`ast::Verb`] and a [`ast::Call`] variant, parsed in
 //!    `parser::Parser::call` and executed in the machine's `call`; new fault kinds go in
 //!    [`ast::FAULT_KINDS`].
+//!
+//! A subsystem with much grammar of its own keeps it in a child module of the parser and of
+//! the machine (as `parser/heaps.rs` and `machine/heaps.rs` do for `dyn`, `tlsf`, `adm`,
+//! `asm`, `screen` and `awtk`), called from marked points: `Parser::config`,
+//! `Parser::heap_call`-style hooks before the general verbs, `Core::configure`'s last arm,
+//! `Core::call`'s first line, `Env::query`, `expect` and `tick`. Names a configuration
+//! defines besides its pool (ASM's apps) come from [`ast::Config::vars`]; figures that take
+//! an argument are [`ast::Query`] variants filled in by the parser; a machine preset is an
+//! entry of [`ast::PRESETS`] (its script lines).
 
 pub mod ast;
 pub mod errors;

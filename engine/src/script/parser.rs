@@ -16,6 +16,9 @@ use super::ast::{
 use super::errors::{closest, ErrorKind, Hint, ScriptError};
 use super::lexer::{lex, Sym, Tok, Token};
 
+// dyn, tlsf, adm, asm, screen, awtk
+mod heaps;
+
 /// How deep parentheses may nest.
 const MAX_NESTING: u32 = 16;
 
@@ -221,6 +224,15 @@ impl<'a> Parser<'_, 'a, '_> {
             "ctrl" => self.config(PoolKind::Ctrl, span)?,
             "part" => self.config(PoolKind::Part, span)?,
             "lab" => self.config(PoolKind::Lab, span)?,
+            // dyn, tlsf, adm, asm, screen, awtk
+            "dyn" => self.config(PoolKind::Dyn, span)?,
+            "tlsf" => self.config(PoolKind::Tlsf, span)?,
+            "adm" => self.config(PoolKind::Adm, span)?,
+            "asm" => self.config(PoolKind::Asm, span)?,
+            "screen" => self.config(PoolKind::Screen, span)?,
+            "awtk" if self.peek() == Some(Tok::Ident("release")) => self.awtk_release(span)?,
+            "awtk" => self.config(PoolKind::Awtk, span)?,
+            "preset" => self.preset()?,
             "seed" => Stmt::Seed(self.expr()?.0),
             "tick" => Stmt::Tick(self.expr()?.0),
             "poke" => self.poke(Width::Byte)?,
@@ -325,6 +337,10 @@ impl<'a> Parser<'_, 'a, '_> {
                 .error(span, ErrorKind::UnknownVerb { pool: pool.name })
                 .with_hint(hint));
         };
+        // dyn, tlsf, adm, asm, screen, awtk
+        if let Some(call) = self.heap_call(kind, verb)? {
+            return Ok(Stmt::Call { dest, pool, call });
+        }
         let call = match verb {
             Verb::Alloc => {
                 let size = self.expr()?.0;
@@ -361,6 +377,12 @@ impl<'a> Parser<'_, 'a, '_> {
                     Owner::NONE
                 };
                 Call::Realloc { addr, size, owner }
+            }
+            // dyn, tlsf, adm, asm, screen, awtk: `heap_call` parses the rest.
+            _ => {
+                return Err(self
+                    .error(span, ErrorKind::UnknownVerb { pool: pool.name })
+                    .with_hint(Hint::None))
             }
         };
         Ok(Stmt::Call { dest, pool, call })
@@ -424,6 +446,13 @@ impl<'a> Parser<'_, 'a, '_> {
             PoolKind::Ctrl => self.ctrl(keyword)?,
             PoolKind::Part => self.part()?,
             PoolKind::Lab => self.lab()?,
+            // dyn, tlsf, adm, asm, screen, awtk
+            PoolKind::Dyn => self.dyn_config()?,
+            PoolKind::Tlsf => self.tlsf_config()?,
+            PoolKind::Adm => self.adm_config()?,
+            PoolKind::Asm => self.asm_config()?,
+            PoolKind::Screen => self.screen_config()?,
+            PoolKind::Awtk => self.awtk_config()?,
         };
         Ok(Stmt::Config(config))
     }
@@ -683,6 +712,10 @@ impl<'a> Parser<'_, 'a, '_> {
                     .with_hint(suggest(word, FAULT_KINDS.iter().copied()))),
             };
         }
+        // dyn, tlsf, adm, asm, screen, awtk
+        if let Some(expect) = self.asm_expectation()? {
+            return Ok(expect);
+        }
         let (left, _) = self.expr()?;
         let cmp = match self.peek() {
             Some(Tok::Sym(Sym::Eq)) => Cmp::Eq,
@@ -820,6 +853,8 @@ impl<'a> Parser<'_, 'a, '_> {
             self.env.rand(lo, hi)
         } else if let Some(&(_, query)) = QUERIES.iter().find(|(w, _)| *w == word) {
             let (pool, _) = self.pool()?;
+            // dyn, tlsf, adm, asm, screen, awtk
+            let query = self.query_args(query, depth)?;
             match self.env.query(query, pool.name) {
                 Ok(v) => v,
                 Err(kind) => return Err(self.error(name_span.to(pool.span), kind)),
