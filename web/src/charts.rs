@@ -212,15 +212,20 @@ fn diff(old: &[Addr], new: &[Addr], f: &mut dyn FnMut(Addr, bool)) {
 // Drawing
 // ---------------------------------------------------------------------------------------
 
-const W: f64 = 480.0;
-const H: f64 = 150.0;
+/// A line chart's size in SVG units: about its size on the page, so that the labels
+/// read at their font size.
+const W: f64 = 340.0;
+const H: f64 = 130.0;
 /// Plot margins: left (byte labels), right (per-cent labels), top, bottom (step labels).
-const ML: f64 = 64.0;
-const MR: f64 = 40.0;
+const ML: f64 = 54.0;
+const MR: f64 = 30.0;
 const MT: f64 = 8.0;
-const MB: f64 = 20.0;
+const MB: f64 = 18.0;
 /// The most points a line keeps (min and max per column beyond that).
-const MAX_POINTS: usize = 480;
+const MAX_POINTS: usize = 400;
+/// The heat map's width in SVG units.
+const HW: f64 = 640.0;
+const HL: f64 = 48.0;
 /// Heat map: address columns per region, and the most time rows.
 const HEAT_COLS: usize = 64;
 const HEAT_ROWS: usize = 24;
@@ -384,17 +389,18 @@ fn heat_map(history: &History, upto: u32, lang: Lang) -> Html {
     let steps = upto.max(1) as usize + 1;
     let rows = steps.min(HEAT_ROWS);
     let per_row = steps.div_ceil(rows);
-    let cell_w = (W - ML) / HEAT_COLS as f64;
-    let cell_h = 6.0;
+    let cell_w = (HW - HL) / HEAT_COLS as f64;
+    // Rows are taller when there are few, so a short script still reads.
+    let cell_h = (96.0 / rows as f64).clamp(5.0, 14.0);
     html! {
         <div class="mp-heat">
             <h4>{ t("chart_heat") }</h4>
-            { for history.regions.iter().map(|r| {
+            { for history.regions.iter().filter_map(|r| span_of_churn(history, r).map(|s| (r, s))).map(|(r, (lo, len))| {
                 let mut grid = vec![0u32; rows * HEAT_COLS];
-                let bucket = (r.size as u64).div_ceil(HEAT_COLS as u64).max(1);
+                let bucket = (len as u64).div_ceil(HEAT_COLS as u64).max(1);
                 for c in &events {
-                    let off = c.addr.wrapping_sub(r.base) as u64;
-                    if off < r.size as u64 {
+                    let off = c.addr.wrapping_sub(lo) as u64;
+                    if off < len as u64 {
                         let col = (off / bucket) as usize;
                         let row = (c.step as usize / per_row).min(rows - 1);
                         if let Some(v) = grid.get_mut(row * HEAT_COLS + col) {
@@ -410,23 +416,26 @@ fn heat_map(history: &History, upto: u32, lang: Lang) -> Html {
                         <figcaption>
                             <strong>{ &r.name }</strong>{ " " }
                             <code>{ format!("{} – {}", hex(r.base), hex(r.base.wrapping_add(r.size))) }</code>
+                            if (lo, len) != (r.base, r.size) {
+                                <span class="mp-note">{ format!(" · {} {} – {}", t("chart_zoom"), hex(lo), hex(lo.wrapping_add(len))) }</span>
+                            }
                             <span class="mp-note">{ format!(" · {total} {}", t("chart_events")) }</span>
                         </figcaption>
-                        <svg viewBox={format!("0 0 {W} {}", h + 12.0)} role="img"
+                        <svg viewBox={format!("0 0 {HW} {}", h + 12.0)} role="img"
                              aria-label={format!("{}: {}", r.name, t("chart_heat"))}>
                             <text class="mp-axis" x="0" y="8">{ t("chart_step") }{ " 0" }</text>
                             <text class="mp-axis" x="0" y={h.to_string()}>{ upto }</text>
-                            <rect class="mp-plot" x={ML.to_string()} y="0" width={(W - ML).to_string()} height={h.to_string()} />
+                            <rect class="mp-plot" x={HL.to_string()} y="0" width={(HW - HL).to_string()} height={h.to_string()} />
                             { for grid.iter().enumerate().filter(|(_, &v)| v > 0).map(|(i, &v)| {
                                 let (row, col) = (i / HEAT_COLS, i % HEAT_COLS);
-                                let from = r.base as u64 + col as u64 * bucket;
+                                let from = lo as u64 + col as u64 * bucket;
                                 let first = row * per_row;
                                 let title = format!("{} – {} · {} {}–{} · {v}",
                                     hex(from as u32), hex((from + bucket).min(u32::MAX as u64) as u32),
                                     t("chart_step"), first, (first + per_row - 1).min(upto as usize));
                                 let shade = 0.15 + 0.85 * v as f64 / max.max(1) as f64;
                                 html! {
-                                    <rect class="mp-heat-cell" x={(ML + col as f64 * cell_w).to_string()}
+                                    <rect class="mp-heat-cell" x={(HL + col as f64 * cell_w).to_string()}
                                           y={(row as f64 * cell_h).to_string()}
                                           width={cell_w.to_string()} height={cell_h.to_string()}
                                           fill-opacity={format!("{shade:.2}")}>
@@ -434,9 +443,9 @@ fn heat_map(history: &History, upto: u32, lang: Lang) -> Html {
                                     </rect>
                                 }
                             }) }
-                            <text class="mp-axis" x={ML.to_string()} y={(h + 10.0).to_string()}>{ hex(r.base) }</text>
-                            <text class="mp-axis" x={W.to_string()} y={(h + 10.0).to_string()} text-anchor="end">
-                                { hex(r.base.wrapping_add(r.size)) }
+                            <text class="mp-axis" x={HL.to_string()} y={(h + 10.0).to_string()}>{ hex(lo) }</text>
+                            <text class="mp-axis" x={HW.to_string()} y={(h + 10.0).to_string()} text-anchor="end">
+                                { hex(lo.wrapping_add(len)) }
                             </text>
                         </svg>
                     </figure>
@@ -444,6 +453,28 @@ fn heat_map(history: &History, upto: u32, lang: Lang) -> Html {
             }) }
         </div>
     }
+}
+
+/// The part of region `r` the heat map shows: from the lowest to past the highest address
+/// with churn over all the steps recorded (so it does not move as the learner steps),
+/// aligned to 64 bytes and at least 4 bytes a column; `None` when nothing in `r` churned.
+fn span_of_churn(history: &History, r: &RegionSpan) -> Option<(Addr, u32)> {
+    let inside = |a: Addr| (a.wrapping_sub(r.base) as u64) < r.size as u64;
+    let addrs = history.churn.iter().map(|c| c.addr).filter(|&a| inside(a));
+    let (lo, hi) = addrs.fold(None, |acc: Option<(Addr, Addr)>, a| match acc {
+        None => Some((a, a)),
+        Some((lo, hi)) => Some((lo.min(a), hi.max(a))),
+    })?;
+    let off_lo = (lo - r.base) as u64 & !63;
+    // Past the highest address: leave room for its block (a bucket at least).
+    let off_hi = ((hi - r.base) as u64 + 64).div_ceil(64) * 64;
+    let len = (off_hi - off_lo).max(4 * HEAT_COLS as u64);
+    // Zoom only when it helps: a span over half the region shows the whole region.
+    if len * 2 >= r.size as u64 {
+        return Some((r.base, r.size));
+    }
+    let len = len.min(r.size as u64 - off_lo);
+    Some((r.base + off_lo as u32, len as u32))
 }
 
 /// Every class the charts use, to add to the page once (with [`crate::panels::CSS`]).
@@ -461,6 +492,8 @@ pub const CSS: &str = r#"
 .mp-chart { margin: 0; }
 .mp-chart figcaption { font-size: 0.8rem; margin-bottom: 0.15rem; }
 .mp-chart svg, .mp-heat svg { display: block; width: 100%; height: auto; }
+.mp-heat svg { max-width: 48rem; }
+.mp-heat .mp-axis { font-size: 10px; }
 .mp-plot { fill: #fbfbfd; stroke: var(--line, #d8dce4); stroke-width: 1; }
 .mp-axis { font-size: 9px; fill: var(--muted, #5b6475); font-family: ui-monospace, Menlo, Consolas, monospace; }
 .mp-line { fill: none; stroke-width: 1.5; vector-effect: non-scaling-stroke; }

@@ -18,6 +18,7 @@ pub fn view(m: &AdmModel, env: &Env) -> Html {
                 { figure(env.t("adm_overhead"), bytes(m.block_overhead)) }
                 { figure(env.t("adm_logging"), yes_no(m.logging).to_string()) }
             </dl>
+            if !m.subpools.is_empty() {
             <h4>{ env.t("adm_subpools") }</h4>
             <table class="mp-table">
                 <tr>
@@ -35,6 +36,7 @@ pub fn view(m: &AdmModel, env: &Env) -> Html {
                     </tr>
                 }) }
             </table>
+            }
             <h4>{ env.t("adm_general") }</h4>
             <dl class="mp-stats">
                 { figure(env.t("adm_live"), m.general.live.to_string()) }

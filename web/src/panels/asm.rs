@@ -3,7 +3,7 @@
 
 use yew::prelude::*;
 
-use super::model::{AsmApp, AsmModel, AsmRequest, Dialog};
+use super::model::{AsmApp, AsmModel, AsmRequest, Dialog, ScreenModel};
 use super::{adm, bar, bytes, figure, pct, Env, PanelAction};
 
 pub fn view(m: &AsmModel, env: &Env) -> Html {
@@ -39,13 +39,22 @@ pub fn view(m: &AsmModel, env: &Env) -> Html {
             if let Some(adm_model) = &m.adm {
                 { adm::view(adm_model, env) }
             }
-            if let Some((layers, screen)) = &m.screen {
+            if let Some(s) = &m.screen {
                 <h4>{ env.t("asm_screen") }</h4>
-                <dl class="mp-stats">
-                    { figure(env.t("asm_layers"), layers.to_string()) }
-                </dl>
-                { adm::view(screen, env) }
+                { screen(s, env) }
             }
+        </>
+    }
+}
+
+/// Screen memory: the layer buffers and its ADM.
+pub fn screen(m: &ScreenModel, env: &Env) -> Html {
+    html! {
+        <>
+            <dl class="mp-stats">
+                { figure(env.t("asm_layers"), m.layers.to_string()) }
+            </dl>
+            { adm::view(&m.adm, env) }
         </>
     }
 }

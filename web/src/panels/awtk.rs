@@ -92,7 +92,13 @@ pub fn view(m: &AwtkModel, env: &Env) -> Html {
                         { figures(&l.figures, env) }
                     </li>
                 }) }
-                <li class="mp-base"><strong>{ env.t("awtk_base") }</strong></li>
+                <li class="mp-base">
+                    <strong>{ env.t("awtk_base") }</strong>
+                    <span class="mp-badge">{ &m.base }</span>
+                    if let Some(s) = &m.base_stats {
+                        { super::stats_line(s, env) }
+                    }
+                </li>
             </ol>
             <p class="mp-note">{ env.t("awtk_statics") }{ " " }{ addr(m.statics.0, env) }
                 <span class="mp-size">{ bytes(m.statics.1) }</span></p>

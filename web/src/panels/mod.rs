@@ -55,6 +55,22 @@ pub enum PanelAction {
     Select(Addr),
 }
 
+impl PanelAction {
+    /// The script line that does what the learner did, if it is a step: the ASM dialog's
+    /// buttons (the `asm` pool answers them) and the walk (`vm.translate`). A selection is
+    /// not a step.
+    pub fn script_line(&self) -> Option<String> {
+        Some(match self {
+            PanelAction::AsmChoose(app) => format!("asm.choose {app}"),
+            PanelAction::AsmConfirm => "asm.confirm".to_string(),
+            PanelAction::AsmDecline => "asm.decline".to_string(),
+            PanelAction::AsmDismiss => "asm.dismiss".to_string(),
+            PanelAction::VmTranslate(addr) => format!("vm.translate {addr:#x}"),
+            PanelAction::Select(_) => return None,
+        })
+    }
+}
+
 /// Renders every configured subsystem's panel, English, without buttons.
 pub fn view(machine: &Machine<Vec<u8>, String>) -> Html {
     view_lang(machine, Lang::En)
@@ -151,6 +167,7 @@ fn kind_key(body: &Body) -> &'static str {
         Body::Tlsf(_) => "kind_tlsf",
         Body::Adm(_) => "kind_adm",
         Body::Asm(_) => "kind_asm",
+        Body::Screen(_) => "kind_screen",
         Body::Awtk(_) => "kind_awtk",
         Body::Pages(_) => "kind_pages",
         Body::Vm(_) => "kind_vm",
@@ -169,6 +186,7 @@ fn body_view(body: &Body, env: &Env) -> Html {
         Body::Tlsf(m) => tlsf::view(m, env),
         Body::Adm(m) => adm::view(m, env),
         Body::Asm(m) => asm::view(m, env),
+        Body::Screen(m) => asm::screen(m, env),
         Body::Awtk(m) => awtk::view(m, env),
         Body::Pages(m) => pages::view(m, env),
         Body::Vm(m) => vm::view(m, env),
@@ -312,6 +330,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("kind_tlsf", "TLSF", "TLSF（两级分离适配）"),
     ("kind_adm", "ADM", "ADM 应用动态内存"),
     ("kind_asm", "ASM (app-shared memory)", "ASM 应用共享内存"),
+    ("kind_screen", "Screen memory", "屏幕内存"),
     ("kind_awtk", "AWTK allocator stack", "AWTK 内存分配器栈"),
     ("kind_pages", "Physical pages (buddy)", "物理页（伙伴算法）"),
     ("kind_vm", "Virtual memory", "虚拟内存"),
@@ -347,6 +366,8 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     // system memory
     ("sys_left", "sys_mem_left_size", "sys_mem_left_size（剩余）"),
     ("sys_area", "area", "区域"),
+    ("region_internal", "internal", "内部"),
+    ("region_external", "external", "外部"),
     ("sys_carved", "carved", "已切分"),
     ("sys_left_short", "left", "剩余"),
     ("sys_carves", "carves", "切分次数"),
@@ -649,6 +670,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
         "按地址的分配变动热图（分配与释放；时间向下）",
     ),
     ("chart_events", "allocations and frees", "次分配与释放"),
+    ("chart_zoom", "shown", "显示范围"),
 ];
 
 /// Every class the panels use, to add to the page once.
@@ -817,6 +839,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn actions_become_script_lines() {
+        assert_eq!(
+            PanelAction::AsmChoose(1).script_line().as_deref(),
+            Some("asm.choose 1")
+        );
+        assert_eq!(
+            PanelAction::AsmConfirm.script_line().as_deref(),
+            Some("asm.confirm")
+        );
+        assert_eq!(
+            PanelAction::VmTranslate(0x0100_0010)
+                .script_line()
+                .as_deref(),
+            Some("vm.translate 0x1000010")
+        );
+        assert_eq!(PanelAction::Select(4).script_line(), None);
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub enum Body {
     Tlsf(TlsfModel),
     Adm(AdmModel),
     Asm(AsmModel),
+    Screen(ScreenModel),
     Awtk(AwtkModel),
     Pages(PagesModel),
     Vm(VmModel),
@@ -90,6 +91,12 @@ pub fn panels(machine: &Machine<Vec<u8>, String>) -> Vec<Panel> {
             Pool::Ctrl(c) => ctrl(c, ram).map(Body::Ctrl),
             Pool::Part(p) => part(p, ram).map(Body::Part),
             Pool::Lab(l) => Ok(Body::Lab(lab(l))),
+            Pool::Dyn(d) => dynmem(&d.mem, ram).map(Body::Dyn),
+            Pool::Tlsf(t) => tlsf(t, ram).map(Body::Tlsf),
+            Pool::Adm(a) => adm(a, ram).map(Body::Adm),
+            Pool::Asm(a) => asm(&a.mem, ram).map(Body::Asm),
+            Pool::Screen(s) => screen(s, ram).map(Body::Screen),
+            Pool::Awtk(a) => awtk(&a.stack, ram).map(Body::Awtk),
         };
         out.push(Panel { name, stats, body });
     }
@@ -672,8 +679,8 @@ pub struct AsmModel {
     pub dialog: Dialog,
     /// The app pool's ADM.
     pub adm: Option<AdmModel>,
-    /// The screen pool: live layer buffers and its ADM.
-    pub screen: Option<(u32, AdmModel)>,
+    /// The screen pool, when ASM holds one.
+    pub screen: Option<ScreenModel>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -804,9 +811,19 @@ pub fn asm<S: Storage>(a: &AppMem, ram: &Ram<S>) -> Result<AsmModel, Unreadable>
     })
 }
 
-/// The screen pool: live layer buffers and its ADM.
-pub fn screen<S: Storage>(s: &ScreenMem, ram: &Ram<S>) -> Result<(u32, AdmModel), Unreadable> {
-    Ok((s.alloc_count(ram).map_err(text)?, adm(s.pool(), ram)?))
+/// Screen memory: the GUI's layer buffers, over an ADM of its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScreenModel {
+    /// Live layer buffers.
+    pub layers: u32,
+    pub adm: AdmModel,
+}
+
+pub fn screen<S: Storage>(s: &ScreenMem, ram: &Ram<S>) -> Result<ScreenModel, Unreadable> {
+    Ok(ScreenModel {
+        layers: s.alloc_count(ram).map_err(text)?,
+        adm: adm(s.pool(), ram)?,
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -822,6 +839,9 @@ pub struct AwtkModel {
     pub leaks_cut: bool,
     /// The decorator objects' statics.
     pub statics: (Addr, u32),
+    /// The base allocator under the decorators: its name and figures.
+    pub base: String,
+    pub base_stats: Option<Stats>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -945,6 +965,8 @@ pub fn awtk<B: MemAllocator, S: Storage>(
         leaks: has_debug.then_some(leaks),
         leaks_cut: cut,
         statics: stack.statics(),
+        base: stack.base().name().as_str().to_string(),
+        base_stats: stack.base().stats(ram).ok(),
     })
 }
 

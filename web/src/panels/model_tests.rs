@@ -341,8 +341,7 @@ fn asm_use_per_app_and_the_out_of_memory_dialog() {
     assert!(m.apps[1].used >= 8000 && m.apps[2].used >= 3000);
     assert_eq!(m.alloc_count, 3);
     assert!(m.adm.is_some());
-    let (layers, _) = m.screen.clone().unwrap();
-    assert_eq!(layers, 0);
+    assert_eq!(m.screen.as_ref().unwrap().layers, 0);
 
     // Camera asks for more than is left: the prompt lists music and browser.
     am.alloc_or_prompt(&mut cx, 0, 8000).unwrap();
@@ -707,4 +706,271 @@ fn task_table_queues_and_timers() {
     assert!(tm.mmi_queue.messages.is_empty());
     let t = tasks(&kal, cx.ram).unwrap();
     assert!(t.tasks[0].handled >= 1, "the MMI task handled the expiry");
+}
+
+// ---- the subsystems the script language added, through a machine ----
+
+/// Every example script of the engine, for the sweep below.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "sysmem",
+        include_str!("../../../engine/tests/scripts/sysmem.mem"),
+    ),
+    (
+        "ctrl_buffer",
+        include_str!("../../../engine/tests/scripts/ctrl_buffer.mem"),
+    ),
+    (
+        "partition",
+        include_str!("../../../engine/tests/scripts/partition.mem"),
+    ),
+    (
+        "policy_lab",
+        include_str!("../../../engine/tests/scripts/policy_lab.mem"),
+    ),
+    (
+        "dynmem",
+        include_str!("../../../engine/tests/scripts/dynmem.mem"),
+    ),
+    (
+        "tlsf",
+        include_str!("../../../engine/tests/scripts/tlsf.mem"),
+    ),
+    ("adm", include_str!("../../../engine/tests/scripts/adm.mem")),
+    ("asm", include_str!("../../../engine/tests/scripts/asm.mem")),
+    (
+        "awtk",
+        include_str!("../../../engine/tests/scripts/awtk.mem"),
+    ),
+    (
+        "awtk_deadlock",
+        include_str!("../../../engine/tests/scripts/awtk_deadlock.mem"),
+    ),
+];
+
+/// Every step of every example gives a panel per pool, readable unless the script has
+/// just corrupted that pool's metadata on purpose, and the views render.
+#[test]
+fn every_example_script_gives_readable_panels_at_every_step() {
+    for (name, script) in EXAMPLES {
+        let mut m = Machine::owned(script.to_string()).unwrap();
+        let mut poked = false;
+        let mut readable = 0;
+        loop {
+            match m.step(&mut Quiet) {
+                Ok(StepOutcome::Finished) => break,
+                Ok(StepOutcome::Ran(step)) => {
+                    let text = m.line_text(step.line).unwrap_or("").trim_start();
+                    poked |= text.starts_with("poke") || text.starts_with("fill");
+                }
+                Err(e) if e.is_expectation() => panic!("{name}: {e}"),
+                Err(e) => panic!("{name}: halted: {e}"),
+            }
+            let ps = panels(&m);
+            assert_eq!(ps.len(), m.pools().count(), "{name}");
+            for p in &ps {
+                match &p.body {
+                    Ok(_) => readable += 1,
+                    Err(why) => assert!(poked, "{name} step {}: {}: {why}", m.steps(), p.name),
+                }
+            }
+            let _ = crate::panels::view_with(&m, super::super::Lang::Zh, yew::Callback::noop());
+        }
+        assert!(readable > 0, "{name}");
+    }
+}
+
+#[test]
+fn dyn_tlsf_adm_through_the_machine() {
+    let m = run("ram ram0 0x10000000 16K
+dyn heap 2K on ram0 lists 4
+tlsf t 2K on ram0 sl 2
+adm media on ram0 4K subpools 16 32 0
+a = heap.alloc 64 owner 1
+b = heap.alloc 100 owner 2
+heap.free a
+x = t.alloc 100
+y = media.alloc 20
+z = media.alloc 300
+");
+    let Body::Dyn(d) = body(&m, "heap") else {
+        panic!()
+    };
+    assert_eq!(d.usage, vec![("2".to_string(), 116)]);
+    assert_eq!(d.list_count, 4);
+    let a = m.var("a").unwrap();
+    assert!(d
+        .lists
+        .iter()
+        .any(|l| l.nodes.iter().any(|&(n, size)| n == a - 16 && size == 80)));
+    let Body::Tlsf(t) = body(&m, "t") else {
+        panic!()
+    };
+    assert_eq!(t.sl_count, 4);
+    let free: Vec<_> = t
+        .rows
+        .iter()
+        .flat_map(|r| r.cells.iter().flat_map(|c| c.blocks.iter()))
+        .collect();
+    assert_eq!(free.len(), 1, "the rest after x");
+    let Body::Adm(a) = body(&m, "media") else {
+        panic!()
+    };
+    let live: Vec<u32> = a.subpools.iter().map(|c| c.live).collect();
+    assert_eq!(live, vec![0, 1]);
+    assert_eq!((a.general.live, a.general.asked), (1, 300));
+}
+
+#[test]
+fn the_out_of_memory_dialog_through_the_machine() {
+    let script = "preset mtk_phone
+asm.plan music frees 1 ticks 3 ok
+m1 = asm.alloc music 60K
+m2 = asm.alloc music 60K
+w = asm.alloc browser 50K
+c = asm.alloc_or_prompt camera 80K
+asm.choose music
+asm.confirm
+tick 1
+tick 2
+";
+    let mut m = Machine::owned(script.to_string()).unwrap();
+    let mut dialogs = Vec::new();
+    while let Ok(StepOutcome::Ran(_)) = m.step(&mut Quiet) {
+        if let Some(Panel {
+            body: Ok(Body::Asm(a)),
+            ..
+        }) = panels(&m).into_iter().find(|p| p.name == "asm")
+        {
+            dialogs.push(a.dialog);
+        }
+    }
+    let words: Vec<&str> = dialogs
+        .iter()
+        .map(|d| match d {
+            Dialog::Idle => "idle",
+            Dialog::Prompt { .. } => "prompt",
+            Dialog::Confirm { .. } => "confirm",
+            Dialog::Stopping { .. } => "stopping",
+        })
+        .collect();
+    assert_eq!(
+        words,
+        vec![
+            "idle", "idle", "idle", "idle", "idle", "prompt", "confirm", "stopping", "stopping",
+            "idle"
+        ]
+    );
+    let Dialog::Prompt {
+        request,
+        background,
+    } = &dialogs[5]
+    else {
+        panic!()
+    };
+    // The registry holds each app's title.
+    assert_eq!((request.name.as_str(), request.size), ("Camera", 80 * 1024));
+    let names: Vec<&str> = background.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, vec!["Browser", "Music"]);
+    let Dialog::Stopping {
+        victim,
+        elapsed,
+        chunks_left,
+        ..
+    } = &dialogs[8]
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (victim.name.as_str(), *elapsed, *chunks_left),
+        ("Music", 1, 0)
+    );
+    // The preset's other pools have panels too: sys, ctrl, media's ADM, screen memory.
+    let kinds: Vec<&str> = panels(&m)
+        .iter()
+        .map(|p| match &p.body {
+            Ok(Body::Sys(_)) => "sys",
+            Ok(Body::Ctrl(_)) => "ctrl",
+            Ok(Body::Adm(_)) => "adm",
+            Ok(Body::Asm(_)) => "asm",
+            Ok(Body::Screen(_)) => "screen",
+            _ => "other",
+        })
+        .collect();
+    for k in ["sys", "ctrl", "asm", "screen"] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+}
+
+#[test]
+fn awtk_leaks_through_the_machine() {
+    let m = run("preset awtk_baremetal
+a = awtk.alloc 24 at widget_create:77
+b = awtk.alloc 2000 at image_load:12
+c = awtk.alloc 100 at label_set_text:31
+awtk.free a
+");
+    let Body::Awtk(a) = body(&m, "awtk") else {
+        panic!()
+    };
+    let kinds: Vec<&str> = a.layers.iter().map(|l| l.kind).collect();
+    assert_eq!(kinds, vec!["oom", "debug", "pool", "lock"]);
+    let mut leaks: Vec<(String, u32)> = a
+        .leaks
+        .unwrap()
+        .iter()
+        .map(|l| (l.func.clone(), l.line))
+        .collect();
+    leaks.sort();
+    assert_eq!(
+        leaks,
+        vec![
+            ("image_load".to_string(), 12),
+            ("label_set_text".to_string(), 31)
+        ]
+    );
+}
+
+/// The dialog's buttons, turned into script lines as the app does, drive the protocol.
+#[test]
+fn dialog_actions_as_script_lines_drive_the_protocol() {
+    use super::super::PanelAction;
+    let mut script = String::from(
+        "preset mtk_phone
+asm.plan music frees 1 ticks 1 ok
+m1 = asm.alloc music 60K
+m2 = asm.alloc music 60K
+c = asm.alloc_or_prompt camera 80K
+",
+    );
+    let dialog = |script: &str| {
+        let m = run(script);
+        match body(&m, "asm") {
+            Body::Asm(a) => a.dialog,
+            _ => panic!(),
+        }
+    };
+    let Dialog::Prompt { background, .. } = dialog(&script) else {
+        panic!()
+    };
+    // Stop on the only background app, then No, then Stop again and Yes.
+    let music = background[0].id;
+    for (action, state) in [
+        (PanelAction::AsmChoose(music), "confirm"),
+        (PanelAction::AsmDecline, "prompt"),
+        (PanelAction::AsmChoose(music), "confirm"),
+        (PanelAction::AsmConfirm, "stopping"),
+    ] {
+        script.push_str(&action.script_line().unwrap());
+        script.push('\n');
+        let now = match dialog(&script) {
+            Dialog::Idle => "idle",
+            Dialog::Prompt { .. } => "prompt",
+            Dialog::Confirm { .. } => "confirm",
+            Dialog::Stopping { .. } => "stopping",
+        };
+        assert_eq!(now, state, "after {action:?}");
+    }
+    script.push_str("tick 1\n");
+    assert_eq!(dialog(&script), Dialog::Idle);
 }

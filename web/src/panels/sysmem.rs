@@ -25,7 +25,7 @@ pub fn view(m: &SysModel, env: &Env) -> Html {
                         bytes(a.carved()), bytes(a.capacity()));
                     html! {
                         <tr>
-                            <td>{ &a.region }<span class="mp-badge">{ a.kind }</span></td>
+                            <td>{ &a.region }<span class="mp-badge">{ env.t(if a.kind == "internal" { "region_internal" } else { "region_external" }) }</span></td>
                             <td>{ bar(&[(pct(a.carved() as u64, cap), "mp-used")], title) }</td>
                             <td class="mp-num">{ bytes(a.left) }</td>
                         </tr>
