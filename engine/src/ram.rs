@@ -261,8 +261,16 @@ impl<S: Storage> Ram<S> {
     }
 
     /// The storage index of `addr`, checking that `len` bytes from it are in one region.
+    ///
+    /// This is the hot path of the whole engine (every header read and write goes through
+    /// it), so it and the word accessors below are `#[inline]`: the allocators that call
+    /// them live in other crates' code (they are generic over the storage), and without
+    /// the hint each access was an out-of-line call returning its `Result` through memory.
+    #[inline]
     fn locate(&self, addr: Addr, len: u32) -> Result<usize, Fault> {
-        for region in self.regions[..self.count].iter().flatten() {
+        // `take(count)` rather than `[..count]`: the same regions (count <= MAX_REGIONS
+        // always holds), without a slice bounds check and its panic path.
+        for region in self.regions.iter().take(self.count).flatten() {
             let off = addr.wrapping_sub(region.base);
             if off < region.size {
                 return if len <= region.size - off {
@@ -273,6 +281,40 @@ impl<S: Storage> Ram<S> {
             }
         }
         Err(Fault::Unmapped { addr })
+    }
+
+    /// The `N` bytes at `addr`, as an array: one bounds check instead of one per byte.
+    /// The `Err` arm cannot be taken (a located range always lies inside the storage,
+    /// see the invariants on [`Ram`]); it is there so that no access can panic.
+    #[inline]
+    fn read_array<const N: usize>(&self, addr: Addr) -> Result<[u8; N], Fault> {
+        let at = self.locate(addr, N as u32)?;
+        match self.storage.bytes().get(at..at + N) {
+            Some(bytes) => bytes.try_into().map_err(|_| Fault::PastRegionEnd {
+                addr,
+                len: N as u32,
+            }),
+            None => Err(Fault::PastRegionEnd {
+                addr,
+                len: N as u32,
+            }),
+        }
+    }
+
+    /// Writes `bytes` at `addr` with one bounds check; see [`Ram::read_array`].
+    #[inline]
+    fn write_array<const N: usize>(&mut self, addr: Addr, bytes: [u8; N]) -> Result<(), Fault> {
+        let at = self.locate(addr, N as u32)?;
+        match self.storage.bytes_mut().get_mut(at..at + N) {
+            Some(slot) => {
+                slot.copy_from_slice(&bytes);
+                Ok(())
+            }
+            None => Err(Fault::PastRegionEnd {
+                addr,
+                len: N as u32,
+            }),
+        }
     }
 
     /// The `len` bytes at `addr`.
@@ -287,39 +329,34 @@ impl<S: Storage> Ram<S> {
         Ok(&mut self.storage.bytes_mut()[at..at + len as usize])
     }
 
+    #[inline]
     pub fn read_u8(&self, addr: Addr) -> Result<u8, Fault> {
-        let at = self.locate(addr, 1)?;
-        Ok(self.storage.bytes()[at])
+        Ok(u8::from_le_bytes(self.read_array(addr)?))
     }
 
+    #[inline]
     pub fn read_u16(&self, addr: Addr) -> Result<u16, Fault> {
-        let at = self.locate(addr, 2)?;
-        let b = self.storage.bytes();
-        Ok(u16::from_le_bytes([b[at], b[at + 1]]))
+        Ok(u16::from_le_bytes(self.read_array(addr)?))
     }
 
+    #[inline]
     pub fn read_u32(&self, addr: Addr) -> Result<u32, Fault> {
-        let at = self.locate(addr, 4)?;
-        let b = self.storage.bytes();
-        Ok(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]))
+        Ok(u32::from_le_bytes(self.read_array(addr)?))
     }
 
+    #[inline]
     pub fn write_u8(&mut self, addr: Addr, value: u8) -> Result<(), Fault> {
-        let at = self.locate(addr, 1)?;
-        self.storage.bytes_mut()[at] = value;
-        Ok(())
+        self.write_array(addr, value.to_le_bytes())
     }
 
+    #[inline]
     pub fn write_u16(&mut self, addr: Addr, value: u16) -> Result<(), Fault> {
-        let at = self.locate(addr, 2)?;
-        self.storage.bytes_mut()[at..at + 2].copy_from_slice(&value.to_le_bytes());
-        Ok(())
+        self.write_array(addr, value.to_le_bytes())
     }
 
+    #[inline]
     pub fn write_u32(&mut self, addr: Addr, value: u32) -> Result<(), Fault> {
-        let at = self.locate(addr, 4)?;
-        self.storage.bytes_mut()[at..at + 4].copy_from_slice(&value.to_le_bytes());
-        Ok(())
+        self.write_array(addr, value.to_le_bytes())
     }
 
     /// Copies `bytes` to `addr`.

@@ -4,9 +4,11 @@
 //! - `test`  runs every check, stage by stage, stopping at the first failure.
 //! - `serve` builds the site and serves it with Trunk, rebuilding on change.
 //! - `dist`  builds the release site into dist/.
+//! - `bench` runs the benchmarks and prints one table (see bench.rs).
 //!
 //! Tools are installed on first use and cached in `$CARGO_HOME/bin`.
 
+mod bench;
 mod sh;
 mod tools;
 
@@ -24,6 +26,8 @@ commands:
   serve [--port N]                  build and serve the playground at http://127.0.0.1:N/
                                     (default 8080), rebuilding on change
   dist                              release build of the site into dist/
+  bench [--markdown] [ARGS]...      benchmarks: the engine's allocators against real ones,
+                                    one table (ARGS go to criterion, e.g. a filter)
   help                              this text
 ";
 
@@ -50,6 +54,7 @@ fn dispatch(args: &[String]) -> Result<()> {
             no_options("dist", rest)?;
             dist()
         }
+        "bench" => bench::run(rest).map_err(|e| sh::Error(e.to_string())),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
