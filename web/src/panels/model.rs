@@ -589,7 +589,8 @@ const ADM_H_REQUESTED: u32 = 16;
 pub fn adm<S: Storage>(a: &Adm, ram: &Ram<S>) -> Result<AdmModel, Unreadable> {
     let deleted = ram.read_u32(a.base()).map_err(text)? != adm::POOL_MAGIC;
     let mut subpools = Vec::new();
-    for k in 0..a.subpools() {
+    // A deleted pool's control block is the owner's memory now: nothing to read there.
+    for k in 0..if deleted { 0 } else { a.subpools() } {
         let size = ram.read_u32(a.base() + ADM_SIZES + 4 * k).map_err(text)?;
         subpools.push(AdmClass {
             size,
