@@ -28,6 +28,7 @@ pub mod evshed;
 pub mod machine;
 pub mod partition;
 pub mod policy_lab;
+pub mod scenarios;
 pub mod sysmem;
 pub mod task;
 pub mod tlsf;

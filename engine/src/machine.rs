@@ -39,6 +39,10 @@ use crate::trace::{Event, EventKind, Field, Op, Sink, TextSink};
 // dyn, tlsf, adm, asm, screen, awtk
 mod heaps;
 pub use heaps::{AsmPool, AwtkPool, DynPool, RELEASE_CACHE};
+// pages, vm, tasks, timers
+mod kernel;
+use crate::pages::PhysMem;
+use crate::script::fault::StepFault;
 
 /// The machine's own events: the clock and the PRNG, which are simulated state too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +90,9 @@ pub enum Pool {
     Asm(AsmPool),
     Screen(crate::app_mem::ScreenMem),
     Awtk(AwtkPool),
+    // pages, vm, tasks, timers
+    /// The physical pages and their buddy allocator (`pages`).
+    Pages(PhysMem),
 }
 
 /// Runs `$body` with `$p` bound to the allocator inside any [`Pool`].
@@ -103,6 +110,8 @@ macro_rules! with_pool {
             Pool::Asm(AsmPool { mem: $p, .. }) => $body,
             Pool::Screen($p) => $body,
             Pool::Awtk(AwtkPool { stack: $p, .. }) => $body,
+            // pages, vm, tasks, timers
+            Pool::Pages($p) => $body,
         }
     };
 }
@@ -121,6 +130,8 @@ impl Pool {
             Pool::Asm(_) => PoolKind::Asm,
             Pool::Screen(_) => PoolKind::Screen,
             Pool::Awtk(_) => PoolKind::Awtk,
+            // pages, vm, tasks, timers
+            Pool::Pages(_) => PoolKind::Pages,
         }
     }
 
@@ -192,7 +203,7 @@ impl Pool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LastFault {
     pub source: Name,
-    pub error: AllocError,
+    pub error: StepFault,
 }
 
 /// What a step was.
@@ -229,7 +240,7 @@ pub struct Step {
     pub line: u32,
     pub kind: StepKind,
     /// The runtime fault of this step, if any.
-    pub fault: Option<AllocError>,
+    pub fault: Option<StepFault>,
     /// The value the step produced: an address allocated (0 when the allocation failed),
     /// a value read, an assigned value.
     pub value: Option<u32>,
@@ -282,6 +293,9 @@ struct Core<S> {
     prng: Prng,
     clock: u64,
     last_fault: Option<LastFault>,
+    // pages, vm, tasks, timers
+    /// Virtual memory and the task system, kept beside the pools.
+    kernel: kernel::Kernel,
 }
 
 /// A script running on a simulated machine. See the [module documentation](self).
@@ -330,6 +344,7 @@ impl<S: Storage, T: AsRef<str>> Machine<S, T> {
                 prng: Prng::new(0),
                 clock: 0,
                 last_fault: None,
+                kernel: kernel::Kernel::default(),
             },
             pc: 0,
             next_line: 1,
@@ -730,9 +745,14 @@ impl<S: Storage> Core<S> {
                     kind: EventKind::Init { base, size },
                 });
             }
+            // pages, vm, tasks, timers
+            Stmt::Config(config @ (Config::Pages { .. } | Config::Vm(_))) => {
+                source = config.pool_name();
+                step.fault = self.configure_kernel(config, text, line, sink)?;
+            }
             Stmt::Config(config) => {
                 source = config.pool_name();
-                step.fault = self.configure(config, text, line, sink)?;
+                step.fault = self.configure(config, text, line, sink)?.map(Into::into);
             }
             Stmt::Seed(seed) => {
                 step.kind = StepKind::Seed;
@@ -759,6 +779,13 @@ impl<S: Storage> Core<S> {
                     step.fault = Some(fault.error);
                     source = fault.source;
                 }
+                // pages, vm, tasks, timers: the task system's clock advances too.
+                if let Some(fault) = self.tick_kernel(by, sink) {
+                    if step.fault.is_none() {
+                        source = fault.source;
+                        step.fault = Some(fault.error);
+                    }
+                }
             }
             Stmt::Let { var, value } => {
                 step.kind = StepKind::Assign;
@@ -770,7 +797,16 @@ impl<S: Storage> Core<S> {
             Stmt::Call { dest, pool, call } => {
                 step.kind = StepKind::Call;
                 source = pool.name;
-                let (value, fault) = self.call(pool, call, text, line, sink)?;
+                let (value, fault) = match call {
+                    // pages, vm, tasks, timers
+                    Call::Pages(_) | Call::Vm(_) => {
+                        self.kernel_call(pool, call, text, line, sink)?
+                    }
+                    _ => {
+                        let (value, fault) = self.call(pool, call, text, line, sink)?;
+                        (value, fault.map(Into::into))
+                    }
+                };
                 step.value = value;
                 step.fault = fault;
                 // A destination always gets a value, so a name the check saw assigned
@@ -871,9 +907,16 @@ impl<S: Storage> Core<S> {
                             kind,
                         });
                         if step.fault.is_none() {
-                            step.fault = Some(e);
+                            step.fault = Some(e.into());
                             source = pool.name();
                         }
+                    }
+                }
+                // pages, vm, tasks, timers
+                if let Some(fault) = self.check_kernel(sink) {
+                    if step.fault.is_none() {
+                        step.fault = Some(fault.error);
+                        source = fault.source;
                     }
                 }
             }
@@ -899,6 +942,20 @@ impl<S: Storage> Core<S> {
                     }
                 }
                 return Ok(step);
+            }
+            // pages, vm, tasks, timers
+            Stmt::Kernel(kernel) => {
+                let (value, fault) = self.exec_kernel(kernel, text, line, &mut step, sink)?;
+                step.value = value;
+                if let Some(fault) = fault {
+                    source = fault.source;
+                    step.fault = Some(fault.error);
+                }
+                if let Some(dest) = kernel.dest() {
+                    self.vars
+                        .set(dest.name, value.unwrap_or(0))
+                        .map_err(|k| error(dest.span, k))?;
+                }
             }
         }
         self.last_fault = step.fault.map(|error| LastFault { source, error });
@@ -988,6 +1045,8 @@ impl<S: Storage> Core<S> {
                 let result = target.realloc(&mut cx, addr, size, owner);
                 (Some(*result.as_ref().unwrap_or(&0)), result.map(|_| ()))
             }
+            // pages, vm, tasks, timers: run by `kernel_call`.
+            Call::Pages(_) | Call::Vm(_) => (None, Ok(())),
             // dyn, tlsf, adm, asm, screen, awtk: `call_heap` ran them.
             _ => (None, Ok(())),
         };
@@ -1125,6 +1184,8 @@ impl<S: Storage> Core<S> {
                     }
                 }
             },
+            // pages, vm, tasks, timers: built by `configure_kernel`.
+            Config::Pages { .. } | Config::Vm(_) => return Ok(None),
             // dyn, tlsf, adm, asm, screen, awtk
             other => match self.configure_heap(other, name, text, line, sink)? {
                 Some(built) => built,
@@ -1267,7 +1328,9 @@ impl<S: Storage> Env for Core<S> {
     }
 
     fn pool(&self, name: &str) -> Option<PoolKind> {
-        Core::pool(self, name).map(Pool::kind)
+        Core::pool(self, name)
+            .map(Pool::kind)
+            .or_else(|| self.kernel.pool_kind(name))
     }
 
     fn similar_pool(&self, word: &str) -> Option<Name> {
@@ -1326,5 +1389,22 @@ impl<S: Storage> Env for Core<S> {
 
     fn dry(&self) -> bool {
         false
+    }
+
+    // pages, vm, tasks, timers
+    fn task(&self, name: &str) -> bool {
+        self.kernel.tasks.has_task(name)
+    }
+
+    fn behaviour(&self, name: &str) -> bool {
+        self.kernel.tasks.behaviour_id(name).is_some()
+    }
+
+    fn booted(&self) -> bool {
+        self.kernel.tasks.kal().is_some()
+    }
+
+    fn figure(&mut self, figure: crate::script::kernel::Figure) -> Result<u32, ErrorKind> {
+        self.kernel_figure(figure)
     }
 }

@@ -17,6 +17,30 @@ pub type Addr = u32;
 pub trait Storage {
     fn bytes(&self) -> &[u8];
     fn bytes_mut(&mut self) -> &mut [u8];
+
+    /// How many bytes there are.
+    fn byte_len(&self) -> usize {
+        self.bytes().len()
+    }
+
+    /// The `len` bytes from `at`, or an empty slice if they are not all there. `Ram` asks
+    /// only for ranges inside [`byte_len`](Storage::byte_len). A storage over memory that others
+    /// hold references into (the board's heap, whose arena holds live blocks) overrides
+    /// this and [`range_mut`](Storage::range_mut) so that an access covers only the bytes
+    /// it touches, never the whole store.
+    fn range(&self, at: usize, len: usize) -> &[u8] {
+        at.checked_add(len)
+            .and_then(|end| self.bytes().get(at..end))
+            .unwrap_or(&[])
+    }
+
+    /// The `len` bytes from `at`, writable, or an empty slice if they are not all there.
+    fn range_mut(&mut self, at: usize, len: usize) -> &mut [u8] {
+        match at.checked_add(len) {
+            Some(end) => self.bytes_mut().get_mut(at..end).unwrap_or(&mut []),
+            None => &mut [],
+        }
+    }
 }
 
 impl Storage for &mut [u8] {
@@ -219,7 +243,7 @@ impl<S: Storage> Ram<S> {
                 });
             }
         }
-        let available = self.storage.bytes().len() as u64 - self.used as u64;
+        let available = self.storage.byte_len() as u64 - self.used as u64;
         if size as u64 > available {
             return Err(RamError::OutOfStorage {
                 name,
@@ -235,7 +259,7 @@ impl<S: Storage> Ram<S> {
             offset: self.used,
         };
         let start = self.used as usize;
-        self.storage.bytes_mut()[start..start + size as usize].fill(0);
+        self.storage.range_mut(start, size as usize).fill(0);
         self.regions[self.count] = Some(region);
         self.count += 1;
         self.used += size;
@@ -289,44 +313,40 @@ impl<S: Storage> Ram<S> {
     #[inline]
     fn read_array<const N: usize>(&self, addr: Addr) -> Result<[u8; N], Fault> {
         let at = self.locate(addr, N as u32)?;
-        match self.storage.bytes().get(at..at + N) {
-            Some(bytes) => bytes.try_into().map_err(|_| Fault::PastRegionEnd {
+        self.storage
+            .range(at, N)
+            .try_into()
+            .map_err(|_| Fault::PastRegionEnd {
                 addr,
                 len: N as u32,
-            }),
-            None => Err(Fault::PastRegionEnd {
-                addr,
-                len: N as u32,
-            }),
-        }
+            })
     }
 
     /// Writes `bytes` at `addr` with one bounds check; see [`Ram::read_array`].
     #[inline]
     fn write_array<const N: usize>(&mut self, addr: Addr, bytes: [u8; N]) -> Result<(), Fault> {
         let at = self.locate(addr, N as u32)?;
-        match self.storage.bytes_mut().get_mut(at..at + N) {
-            Some(slot) => {
-                slot.copy_from_slice(&bytes);
-                Ok(())
-            }
-            None => Err(Fault::PastRegionEnd {
+        let slot = self.storage.range_mut(at, N);
+        if slot.len() != N {
+            return Err(Fault::PastRegionEnd {
                 addr,
                 len: N as u32,
-            }),
+            });
         }
+        slot.copy_from_slice(&bytes);
+        Ok(())
     }
 
     /// The `len` bytes at `addr`.
     pub fn slice(&self, addr: Addr, len: u32) -> Result<&[u8], Fault> {
         let at = self.locate(addr, len)?;
-        Ok(&self.storage.bytes()[at..at + len as usize])
+        Ok(self.storage.range(at, len as usize))
     }
 
     /// The `len` bytes at `addr`, writable.
     pub fn slice_mut(&mut self, addr: Addr, len: u32) -> Result<&mut [u8], Fault> {
         let at = self.locate(addr, len)?;
-        Ok(&mut self.storage.bytes_mut()[at..at + len as usize])
+        Ok(self.storage.range_mut(at, len as usize))
     }
 
     #[inline]
@@ -379,9 +399,14 @@ impl<S: Storage> Ram<S> {
     pub fn copy_within(&mut self, src: Addr, dst: Addr, len: u32) -> Result<(), Fault> {
         let from = self.locate(src, len)?;
         let to = self.locate(dst, len)?;
-        self.storage
-            .bytes_mut()
-            .copy_within(from..from + len as usize, to);
+        // One range covering both, so the copy may overlap as memmove does.
+        let (lo, hi) = (from.min(to), from.max(to));
+        let span = hi - lo + len as usize;
+        let both = self.storage.range_mut(lo, span);
+        if both.len() != span {
+            return Err(Fault::PastRegionEnd { addr: src, len });
+        }
+        both.copy_within(from - lo..from - lo + len as usize, to - lo);
         Ok(())
     }
 }

@@ -509,7 +509,10 @@ fn runtime_faults_are_counted_and_remembered() {
     assert_eq!(summary.faults, 1);
     let fault = m.last_fault().unwrap();
     assert_eq!(fault.source.as_str(), "ctrl");
-    assert!(matches!(fault.error, AllocError::TooLarge { .. }));
+    assert!(matches!(
+        fault.error.alloc(),
+        Some(AllocError::TooLarge { .. })
+    ));
 }
 
 // ---- the static check ----
@@ -818,6 +821,61 @@ const VOCABULARY: &[&str] = &[
     "leaks",
     "granted",
     "victim",
+    // pages, vm, tasks, timers
+    "pages",
+    "vm",
+    "task",
+    "behaviour",
+    "on",
+    "timers",
+    "boot",
+    "send",
+    "run",
+    "timer",
+    "liteos_a",
+    "order",
+    "get",
+    "put",
+    "lru",
+    "touch",
+    "reclaim",
+    "init",
+    "space",
+    "user",
+    "region",
+    "rw",
+    "heap",
+    "access",
+    "write",
+    "translate",
+    "brk",
+    "sbrk",
+    "vmalloc",
+    "map",
+    "prio",
+    "ext",
+    "int",
+    "mmi",
+    "MMI",
+    "L4",
+    "msg",
+    "entry",
+    "reply",
+    "post",
+    "start",
+    "stop",
+    "cancel",
+    "delay",
+    "callback",
+    "aligned",
+    "->",
+    "queue",
+    "free_pages",
+    "free_order",
+    "pending",
+    "running",
+    "SegFault",
+    "QueueFull",
 ];
 
 fn vocabulary_text() -> impl Strategy<Value = String> {

@@ -9,7 +9,7 @@ use memplay_engine::app_mem::{AsmError, OomState};
 use memplay_engine::awtk::Layer;
 use memplay_engine::machine::{Machine, Pool, StepOutcome};
 use memplay_engine::script::ast::{FAULT_KINDS, PRESETS};
-use memplay_engine::script::{check, ErrorKind, ScriptError};
+use memplay_engine::script::{check, ErrorKind, ScriptError, StepFault};
 use memplay_engine::trace::{Quiet, TextSink};
 use memplay_engine::{AllocError, Allocator, Field, Name};
 use proptest::prelude::*;
@@ -251,10 +251,10 @@ fn adm_guard_overflow_is_guard_corrupted() {
     let fault = m.last_fault().unwrap();
     assert!(matches!(
         fault.error,
-        AllocError::Corrupted {
+        StepFault::Alloc(AllocError::Corrupted {
             field: Field::Guard,
             ..
-        }
+        })
     ));
     // Any other corruption is not a guard's.
     let e = error(&format!(
@@ -264,10 +264,10 @@ fn adm_guard_overflow_is_guard_corrupted() {
         e.kind,
         ErrorKind::ExpectFault {
             wanted: Some("GuardCorrupted"),
-            found: Some(AllocError::Corrupted {
+            found: Some(StepFault::Alloc(AllocError::Corrupted {
                 field: Field::Magic,
                 ..
-            })
+            }))
         }
     ));
 }

@@ -9,6 +9,7 @@
 //! Tools are installed on first use and cached in `$CARGO_HOME/bin`.
 
 mod bench;
+mod board;
 mod sh;
 mod tools;
 
@@ -28,6 +29,9 @@ commands:
   dist                              release build of the site into dist/
   bench [--markdown] [ARGS]...      benchmarks: the engine's allocators against real ones,
                                     one table (ARGS go to criterion, e.g. a filter)
+  board [--no-wasm] [--timeout SECS]
+                                    the firmware under QEMU (mps2-an386): every trace
+                                    compared byte for byte with the host's and wasm's
   help                              this text
 ";
 
@@ -55,6 +59,7 @@ fn dispatch(args: &[String]) -> Result<()> {
             dist()
         }
         "bench" => bench::run(rest).map_err(|e| sh::Error(e.to_string())),
+        "board" => board::command(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -189,8 +194,13 @@ fn stages() -> Vec<Stage> {
             title: "release site build with Trunk into dist/ (proves `serve` and `dist` work)",
             run: build_site,
         },
+        Stage {
+            id: "board",
+            title: "firmware under QEMU mps2-an386: traces identical to host and wasm",
+            run: board::stage,
+        },
         // Later stages: wasm tests in headless Chromium (wasm-bindgen-test-runner comes
-        // with the `tools` stage), Playwright against dist/, the board under QEMU.
+        // with the `tools` stage), Playwright against dist/.
     ]
 }
 

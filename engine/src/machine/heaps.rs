@@ -15,6 +15,7 @@ use crate::name::Name;
 use crate::ram::{Addr, Ram, Storage};
 use crate::script::ast::{preset_text, Call, Config, Expect, Named, Query, Span, Target};
 use crate::script::errors::{ErrorKind, Hint, ScriptError};
+use crate::script::fault::StepFault;
 use crate::script::interp::line_at;
 use crate::script::parser::parse_line;
 use crate::tlsf::Tlsf;
@@ -57,9 +58,9 @@ type Done = (Option<u32>, Option<AllocError>);
 
 /// True iff the fault `found` is what `expect fault wanted` names. `GuardCorrupted` is
 /// `Corrupted` with `field=guard`: an overwritten guard gap, header or footer pattern.
-pub(super) fn fault_matches(wanted: Option<&'static str>, found: Option<AllocError>) -> bool {
+pub(super) fn fault_matches(wanted: Option<&'static str>, found: Option<StepFault>) -> bool {
     match (wanted, found) {
-        (Some("GuardCorrupted"), Some(AllocError::Corrupted { field, .. })) => {
+        (Some("GuardCorrupted"), Some(StepFault::Alloc(AllocError::Corrupted { field, .. }))) => {
             field == Field::Guard
         }
         (wanted, found) => found.map(|e| e.kind()) == wanted,
@@ -146,12 +147,12 @@ fn usage<S: Storage>(pool: &Pool, ram: &Ram<S>, owner: u32) -> Result<u32, Alloc
     }
 }
 
-/// The pool a growing `dyn` pool takes pages from. Hook for the pages subsystem: its pool
-/// answers here (and its kind's [`crate::script::ast::PoolKind::gives_pages`] is true).
-#[allow(clippy::match_single_binding)]
+/// The pool a growing `dyn` pool takes pages from: the physical pages, whose buddy
+/// allocator hands it contiguous pages as `OsMemPoolExpand` does (its kind's
+/// [`crate::script::ast::PoolKind::gives_pages`] is true).
 fn growth_source<S: Storage>(pool: &mut Pool) -> Option<&mut dyn GrowthSource<S>> {
     match pool {
-        // The pages pool goes here: `Pool::Pages(p) => Some(p)`.
+        Pool::Pages(p) => Some(p),
         _ => None,
     }
 }
@@ -649,7 +650,10 @@ impl<S: Storage> Core<S> {
                 };
                 let (_, fault) = outcome(asm, r).map_err(|e| refused(e, text, line, whole))?;
                 if let (None, Some(error)) = (first, fault) {
-                    first = Some(LastFault { source, error });
+                    first = Some(LastFault {
+                        source,
+                        error: error.into(),
+                    });
                 }
             }
         }

@@ -21,6 +21,14 @@ use crate::app_mem::{StopPlan, MAX_APPS};
 use crate::awtk::{CallSite, Layer, StackConfig, MAX_LAYERS};
 use crate::dynmem::MAX_SPARES;
 use crate::tlsf::TlsfConfig;
+// pages, vm, tasks, timers
+use crate::pages::MAX_SEGMENTS;
+use crate::vm::VmConfig;
+
+pub use super::kernel::{
+    ActionSpec, BrkTo, Callback, Figure, KernelStmt, PagesCall, PagesFree, TaskRow, TimerStmt,
+    VmCall, When, KERNEL_FUNCTIONS,
+};
 
 /// Bytes `start..end` of a line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,10 +48,42 @@ impl Span {
 
 /// The words a line can start with (besides `NAME =` and `pool.verb`).
 pub const STATEMENTS: &[&str] = &[
-    "ram", "sys", "sysmem", "ctrl", "part", "lab", "seed", "poke", "poke32", "peek", "peek32",
-    "fill", "note", "check", "expect", "tick", "repeat",
+    "ram",
+    "sys",
+    "sysmem",
+    "ctrl",
+    "part",
+    "lab",
+    "seed",
+    "poke",
+    "poke32",
+    "peek",
+    "peek32",
+    "fill",
+    "note",
+    "check",
+    "expect",
+    "tick",
+    "repeat",
     // dyn, tlsf, adm, asm, screen, awtk
-    "dyn", "tlsf", "adm", "asm", "screen", "awtk", "preset",
+    "dyn",
+    "tlsf",
+    "adm",
+    "asm",
+    "screen",
+    "awtk",
+    "preset",
+    // pages, vm, tasks, timers
+    "pages",
+    "vm",
+    "task",
+    "behaviour",
+    "on",
+    "timers",
+    "boot",
+    "send",
+    "run",
+    "timer",
 ];
 
 /// The kinds of pool a script can configure.
@@ -70,6 +110,11 @@ pub enum PoolKind {
     Screen,
     /// An AWTK decorator stack over its simple heap (`awtk`).
     Awtk,
+    // pages, vm, tasks, timers
+    /// LiteOS-A's physical pages and buddy allocator (`pages`).
+    Pages,
+    /// LiteOS-A's virtual memory (`vm`); not an allocator, so not among the pools.
+    Vm,
 }
 
 /// A pool kind's entry in the language.
@@ -166,6 +211,42 @@ pub const KINDS: &[KindSpec] = &[
             Verb::Cache,
         ],
     },
+    // pages, vm, tasks, timers
+    KindSpec {
+        kind: PoolKind::Pages,
+        keyword: "pages",
+        singleton: Some("pages"),
+        verbs: &[
+            Verb::Alloc,
+            Verb::Free,
+            Verb::Get,
+            Verb::Put,
+            Verb::Lru,
+            Verb::Touch,
+            Verb::Reclaim,
+        ],
+    },
+    KindSpec {
+        kind: PoolKind::Vm,
+        keyword: "vm",
+        singleton: Some("vm"),
+        verbs: &[
+            Verb::Space,
+            Verb::Switch,
+            Verb::Destroy,
+            Verb::Region,
+            Verb::RegionFree,
+            Verb::Map,
+            Verb::Unmap,
+            Verb::Translate,
+            Verb::Access,
+            Verb::Brk,
+            Verb::Sbrk,
+            Verb::Vmalloc,
+            Verb::Vfree,
+            Verb::SpaceOf,
+        ],
+    },
 ];
 
 impl PoolKind {
@@ -177,10 +258,10 @@ impl PoolKind {
 
     /// True iff a pool of this kind can hand a growing `dyn` pool whole pages
     /// (`dyn NAME ... grow from POOL`), i.e. the machine's `Pool` of this kind is a
-    /// [`crate::dynmem::GrowthSource`]. Hook for the pages subsystem: its kind answers
-    /// true here and the machine's `growth_source` returns it.
+    /// [`crate::dynmem::GrowthSource`]: the physical pages (the machine's `growth_source`
+    /// returns them).
     pub fn gives_pages(self) -> bool {
-        false
+        self == PoolKind::Pages
     }
 }
 
@@ -215,6 +296,45 @@ pub enum Verb {
     Dump,
     /// `awtk.cache ADDR`: the application caches a block its release callback may free.
     Cache,
+    // pages, vm, tasks, timers
+    /// `pages.get P`: take a reference.
+    Get,
+    /// `pages.put P`: drop a reference.
+    Put,
+    /// `pages.lru P`: put the block on the inactive LRU list.
+    Lru,
+    /// `pages.touch P`: an access moves it to the active list.
+    Touch,
+    /// `pages.reclaim N`.
+    Reclaim,
+    /// `vm.space user|kernel|vmalloc`.
+    Space,
+    /// `vm.switch SPACE`.
+    Switch,
+    /// `vm.destroy SPACE`.
+    Destroy,
+    /// `vm.region SPACE ADDR SIZE PERMS ...`.
+    Region,
+    /// `vm.region_free SPACE ADDR`.
+    RegionFree,
+    /// `vm.map [SPACE] VADDR PADDR`.
+    Map,
+    /// `vm.unmap [SPACE] VADDR`.
+    Unmap,
+    /// `vm.translate [SPACE] VADDR`.
+    Translate,
+    /// `vm.access VADDR [read|write]`.
+    Access,
+    /// `vm.brk SPACE ADDR|+N|-N`.
+    Brk,
+    /// `vm.sbrk SPACE N|-N`.
+    Sbrk,
+    /// `vm.vmalloc SIZE`.
+    Vmalloc,
+    /// `vm.vfree ADDR`.
+    Vfree,
+    /// `vm.space_of ADDR`.
+    SpaceOf,
 }
 
 impl Verb {
@@ -235,6 +355,26 @@ impl Verb {
         Verb::Plan,
         Verb::Dump,
         Verb::Cache,
+        // pages, vm, tasks, timers
+        Verb::Get,
+        Verb::Put,
+        Verb::Lru,
+        Verb::Touch,
+        Verb::Reclaim,
+        Verb::Space,
+        Verb::Switch,
+        Verb::Destroy,
+        Verb::Region,
+        Verb::RegionFree,
+        Verb::Map,
+        Verb::Unmap,
+        Verb::Translate,
+        Verb::Access,
+        Verb::Brk,
+        Verb::Sbrk,
+        Verb::Vmalloc,
+        Verb::Vfree,
+        Verb::SpaceOf,
     ];
 
     pub fn word(self) -> &'static str {
@@ -255,6 +395,26 @@ impl Verb {
             Verb::Plan => "plan",
             Verb::Dump => "dump",
             Verb::Cache => "cache",
+            // pages, vm, tasks, timers
+            Verb::Get => "get",
+            Verb::Put => "put",
+            Verb::Lru => "lru",
+            Verb::Touch => "touch",
+            Verb::Reclaim => "reclaim",
+            Verb::Space => "space",
+            Verb::Switch => "switch",
+            Verb::Destroy => "destroy",
+            Verb::Region => "region",
+            Verb::RegionFree => "region_free",
+            Verb::Map => "map",
+            Verb::Unmap => "unmap",
+            Verb::Translate => "translate",
+            Verb::Access => "access",
+            Verb::Brk => "brk",
+            Verb::Sbrk => "sbrk",
+            Verb::Vmalloc => "vmalloc",
+            Verb::Vfree => "vfree",
+            Verb::SpaceOf => "space_of",
         }
     }
 }
@@ -313,9 +473,32 @@ pub const QUERIES: &[(&str, Query)] = &[
 
 /// Every function name, for hints.
 pub const FUNCTIONS: &[&str] = &[
-    "rand", "used", "free", "largest", "blocks", "frag", "left", "capacity", "overhead",
+    "rand",
+    "used",
+    "free",
+    "largest",
+    "blocks",
+    "frag",
+    "left",
+    "capacity",
+    "overhead",
     "searched", // dyn, tlsf, adm, asm, screen, awtk
-    "usage", "leaks", "granted", "victim",
+    "usage",
+    "leaks",
+    "granted",
+    "victim",
+    // pages, vm, tasks, timers
+    "free_pages",
+    "free_order",
+    "inactive",
+    "active",
+    "queue",
+    "intqueue",
+    "handled",
+    "peak",
+    "faulted",
+    "pending",
+    "running",
 ];
 
 /// The fault kinds `expect fault` accepts: [`crate::error::AllocError::kind`]'s words.
@@ -335,6 +518,50 @@ pub const FAULT_KINDS: &[&str] = &[
     "Deadlock",
     // An alias: `Corrupted` with `field=guard` (an overwritten guard gap or footer).
     "GuardCorrupted",
+    // pages, vm, tasks, timers: the kinds of PageError, VmError, TaskError and TimerError
+    "ZeroPages",
+    "BadOrder",
+    "OutOfPages",
+    "NotPage",
+    "NotBlockHead",
+    "WrongOrder",
+    "Mapped",
+    "NotOnLru",
+    "AlreadyOnLru",
+    "SegFault",
+    "Protection",
+    "NotMapped",
+    "AlreadyMapped",
+    "Overlap",
+    "OutsideSpace",
+    "NoVirtualSpace",
+    "Misaligned",
+    "NoSuchRegion",
+    "NoSuchSpace",
+    "NotUserSpace",
+    "TooManyRegions",
+    "TooManySpaces",
+    "BrkOutOfRange",
+    "FrameNotAllocated",
+    "FrameMapped",
+    "FrameIsTable",
+    "QueueFull",
+    "NoQueue",
+    "NoSender",
+    "BadSource",
+    "NoSuchTask",
+    "UnknownTask",
+    "NoSuchBehaviour",
+    "DuplicateTask",
+    "NoMmi",
+    "StackOverflow",
+    "Budget",
+    "ClockOverflow",
+    "AlreadyBooted",
+    "NoFreeEvent",
+    "NoSuchEvent",
+    "NoFreeSlot",
+    "OwnedByTimer",
 ];
 
 /// A comparison in `expect`.
@@ -493,6 +720,15 @@ pub enum Config {
         place: Place,
         config: StackConfig,
     },
+    // pages, vm, tasks, timers
+    /// `pages [PAGE_SIZE] [on REGION [SIZE] | at BASE SIZE]...`; no areas means the rest
+    /// of every region.
+    Pages {
+        page_size: u32,
+        areas: [Option<AreaSpec>; MAX_SEGMENTS],
+    },
+    /// `vm [init] [kernel|vmalloc|user|map BASE SIZE] [heap BASE]`.
+    Vm(VmConfig),
 }
 
 /// One app of `asm pool ... apps`: `camera:"Camera"`.
@@ -518,6 +754,9 @@ impl Config {
             Config::Asm { .. } => PoolKind::Asm,
             Config::Screen { .. } => PoolKind::Screen,
             Config::Awtk { .. } => PoolKind::Awtk,
+            // pages, vm, tasks, timers
+            Config::Pages { .. } => PoolKind::Pages,
+            Config::Vm(_) => PoolKind::Vm,
         }
     }
 
@@ -534,6 +773,9 @@ impl Config {
             Config::Asm { .. } => Name::lit("asm"),
             Config::Screen { .. } => Name::lit("screen"),
             Config::Awtk { .. } => Name::lit("awtk"),
+            // pages, vm, tasks, timers
+            Config::Pages { .. } => Name::lit("pages"),
+            Config::Vm(_) => Name::lit("vm"),
         }
     }
 
@@ -629,6 +871,11 @@ pub enum Call {
     Release {
         per_call: u32,
     },
+    // pages, vm, tasks, timers
+    /// An operation of `pages` other than a plain `alloc SIZE`.
+    Pages(PagesCall),
+    /// An operation of `vm`.
+    Vm(VmCall),
 }
 
 /// An expectation.
@@ -712,7 +959,9 @@ pub enum Stmt<'a> {
     Repeat(u32),
     /// `}`.
     Close,
-    // dyn, tlsf, adm, asm, screen, awtk
+    // pages, vm, tasks, timers
+    /// A statement of the task system or its timers.
+    Kernel(KernelStmt),
     /// `preset NAME`: the lines of [`PRESETS`]' entry, run as one step.
     Preset {
         name: &'static str,
@@ -725,6 +974,8 @@ pub const PRESETS: &[(&str, &str)] = &[
     // dyn, tlsf, adm, asm, screen, awtk
     ("mtk_phone", MTK_PHONE),
     ("awtk_baremetal", AWTK_BAREMETAL),
+    // pages, vm, tasks, timers
+    ("liteos_a", LITEOS_A),
 ];
 
 /// A MediaTek feature phone: internal and external SRAM, KAL system memory, the control
@@ -745,6 +996,17 @@ screen 300K on extsram
 pub const AWTK_BAREMETAL: &str = "\
 ram sram 0x20000000 256K internal
 awtk stack oom debug pool lock simple 128K on sram
+";
+
+/// Huawei LiteOS-A on a small board: one DDR region whose first half is physical pages
+/// (4 KiB, the buddy allocator) with virtual memory over them (kernel, vmalloc and user
+/// spaces), and the kernel heap, a `dyn` pool of 256 KiB in the second half that grows
+/// by whole pages from the buddy allocator once it is full (`OsMemPoolExpand`).
+pub const LITEOS_A: &str = "\
+ram ddr 0x80000000 1M
+pages 4K on ddr 512K
+vm init
+dyn heap 256K on ddr grow from pages
 ";
 
 /// The script lines of preset `name`.

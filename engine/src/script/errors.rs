@@ -13,6 +13,7 @@ use crate::name::Name;
 use crate::ram::{Fault, RamError};
 
 use super::ast::Cmp;
+use super::fault::StepFault;
 
 /// A script error: a mistake in the text (found before or while running) or a failed
 /// expectation.
@@ -102,7 +103,7 @@ pub enum ErrorKind {
     /// `expect fault K` (or `expect fault none`) did not match the last step's fault.
     ExpectFault {
         wanted: Option<&'static str>,
-        found: Option<AllocError>,
+        found: Option<StepFault>,
     },
     /// [`crate::machine::Machine::run`] reached its step limit.
     StepLimit(u32),
@@ -119,6 +120,15 @@ pub enum ErrorKind {
         wanted: &'static str,
         found: &'static str,
     },
+    // pages, vm, tasks, timers
+    /// A task name not in the task table.
+    UnknownTask(Name),
+    /// A behaviour name not declared.
+    UnknownBehaviour(Name),
+    /// A statement of the task table after `boot`, or a second `boot`.
+    AfterBoot,
+    /// A task or timer operation before the task table is booted.
+    NotBooted,
 }
 
 impl ErrorKind {
@@ -205,6 +215,13 @@ impl fmt::Display for ErrorKind {
                 f,
                 "expectation failed: expected `{wanted}`, the out-of-memory prompt is `{found}`"
             ),
+            // pages, vm, tasks, timers
+            ErrorKind::UnknownTask(name) => write!(f, "there is no task named `{name}`"),
+            ErrorKind::UnknownBehaviour(name) => {
+                write!(f, "there is no behaviour named `{name}`")
+            }
+            ErrorKind::AfterBoot => f.write_str("the task table is fixed once it is booted"),
+            ErrorKind::NotBooted => f.write_str("the task table is not booted"),
         }
     }
 }

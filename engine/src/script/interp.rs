@@ -5,8 +5,9 @@
 use crate::name::Name;
 use crate::ram::MAX_REGIONS;
 
-use super::ast::{PoolKind, Query, Stmt};
+use super::ast::{Config, PoolKind, Query, Stmt};
 use super::errors::{closest, source_line, ErrorKind, Hint, ScriptError};
+use super::kernel::{Figure, KernelNames, KernelStmt};
 use super::lexer::{lex, Sym, Tok};
 use super::parser::{parse_line, Env};
 
@@ -160,6 +161,8 @@ struct StaticEnv {
     pool_count: usize,
     regions: [Name; MAX_REGIONS],
     region_count: usize,
+    // pages, vm, tasks, timers
+    kernel: KernelNames,
 }
 
 impl StaticEnv {
@@ -178,6 +181,9 @@ impl Env for StaticEnv {
     }
 
     fn pool(&self, name: &str) -> Option<PoolKind> {
+        if name == "vm" && self.kernel.vm {
+            return Some(PoolKind::Vm);
+        }
         self.pool_list()
             .iter()
             .find(|(n, _)| n.as_str() == name)
@@ -207,6 +213,23 @@ impl Env for StaticEnv {
     fn dry(&self) -> bool {
         true
     }
+
+    // pages, vm, tasks, timers
+    fn task(&self, name: &str) -> bool {
+        self.kernel.task(name)
+    }
+
+    fn behaviour(&self, name: &str) -> bool {
+        self.kernel.behaviour(name)
+    }
+
+    fn booted(&self) -> bool {
+        self.kernel.booted
+    }
+
+    fn figure(&mut self, _figure: Figure) -> Result<u32, ErrorKind> {
+        Ok(0)
+    }
 }
 
 /// What the static check learned about a script.
@@ -231,6 +254,7 @@ pub fn check(source: &str) -> Result<ScriptInfo, ScriptError> {
         pool_count: 0,
         regions: [Name::lit("_"); MAX_REGIONS],
         region_count: 0,
+        kernel: KernelNames::default(),
     };
     let mut info = ScriptInfo::default();
     let mut open = [0u32; MAX_DEPTH];
@@ -266,7 +290,7 @@ pub fn check(source: &str) -> Result<ScriptInfo, ScriptError> {
                 }
                 depth -= 1;
             }
-            // dyn, tlsf, adm, asm, screen, awtk: a preset defines what its lines define.
+            // A preset defines what its lines define.
             Stmt::Preset { name, span } => {
                 let lines = super::ast::preset_text(name).unwrap_or("");
                 let at = |e: ScriptError| {
@@ -299,8 +323,8 @@ pub fn check(source: &str) -> Result<ScriptInfo, ScriptError> {
     Ok(info)
 }
 
-/// Records what a statement defines (a region, a pool, variables) in the static check's
-/// environment.
+/// Records what a statement defines (a region, a pool, variables, tasks and behaviours)
+/// in the static check's environment.
 fn define(
     env: &mut StaticEnv,
     info: &mut ScriptInfo,
@@ -332,6 +356,8 @@ fn define(
             env.region_count += 1;
             info.ram_bytes = info.ram_bytes.saturating_add(size as u64);
         }
+        // pages, vm, tasks, timers: `vm` is kept beside the pools.
+        Stmt::Config(Config::Vm(_)) => env.kernel.vm = true,
         Stmt::Config(config) => {
             let Some(slot) = env.pools.get_mut(env.pool_count) else {
                 let max = MAX_POOLS as u32;
@@ -361,6 +387,27 @@ fn define(
                     var.span.end,
                     kind,
                 ));
+            }
+        }
+        // pages, vm, tasks, timers
+        Stmt::Kernel(kernel) => {
+            if let Err((span, kind)) = env.kernel.define(&kernel) {
+                return Err(ScriptError::at(text, line, span.start, span.end, kind));
+            }
+            // Without system memory, `boot` sets it up at the first free address.
+            let needs_sys = env.pool("sys").is_none();
+            if matches!(kernel, KernelStmt::Boot { .. }) && needs_sys {
+                let Some(slot) = env.pools.get_mut(env.pool_count) else {
+                    let max = MAX_POOLS as u32;
+                    return Err(whole(ErrorKind::TooMany { what: "pools", max }));
+                };
+                *slot = (Name::lit("sys"), PoolKind::Sys);
+                env.pool_count += 1;
+            }
+            if let Some(var) = kernel.dest() {
+                env.vars.set(var.name, 0).map_err(|kind| {
+                    ScriptError::at(text, line, var.span.start, var.span.end, kind)
+                })?;
             }
         }
         _ => {}

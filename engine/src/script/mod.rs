@@ -29,15 +29,26 @@
 //! defines besides its pool (ASM's apps) come from [`ast::Config::vars`]; figures that take
 //! an argument are [`ast::Query`] variants filled in by the parser; a machine preset is an
 //! entry of [`ast::PRESETS`] (its script lines).
+//!
+//! The kernel subsystems (physical pages, virtual memory, tasks and timers) follow the
+//! same steps with their types in [`kernel`]: `pages` is a pool (its buddy allocator is an
+//! allocator); `vm` answers to `vm.verb` but is kept beside the pools; the task table is
+//! built by statements of its own (`task`, `behaviour`, `on`, `boot`...). A fault of any
+//! subsystem is a [`StepFault`].
 
 pub mod ast;
 pub mod errors;
 pub mod interp;
 pub mod lexer;
 pub mod parser;
+// pages, vm, tasks, timers
+pub mod fault;
+pub mod kernel;
 
 pub use ast::{PoolKind, Stmt};
 pub use errors::{ErrorKind, Hint, ScriptError};
 pub use interp::{check, ScriptInfo, MAX_DEPTH, MAX_POOLS, MAX_VARS};
 pub use lexer::MAX_TOKENS;
 pub use parser::{parse_line, Env};
+// pages, vm, tasks, timers
+pub use fault::StepFault;

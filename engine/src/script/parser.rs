@@ -18,6 +18,9 @@ use super::lexer::{lex, Sym, Tok, Token};
 
 // dyn, tlsf, adm, asm, screen, awtk
 mod heaps;
+// pages, vm, tasks, timers
+mod kernel;
+use super::ast::{Figure, KERNEL_FUNCTIONS};
 
 /// How deep parentheses may nest.
 const MAX_NESTING: u32 = 16;
@@ -41,6 +44,17 @@ pub trait Env {
     /// True when only checking the text: arithmetic then wraps instead of failing, as the
     /// values are stand-ins.
     fn dry(&self) -> bool;
+
+    // pages, vm, tasks, timers
+    /// True iff the task table has a task named `name`.
+    fn task(&self, name: &str) -> bool;
+    /// True iff a behaviour named `name` was declared.
+    fn behaviour(&self, name: &str) -> bool;
+    /// True once the task table is booted (for the static check: once a `boot` line was
+    /// read).
+    fn booted(&self) -> bool;
+    /// A figure of the pages, the tasks or the timers.
+    fn figure(&mut self, figure: Figure) -> Result<u32, ErrorKind>;
 }
 
 /// Parses and evaluates line `line_no`, `text`.
@@ -232,6 +246,12 @@ impl<'a> Parser<'_, 'a, '_> {
             "screen" => self.config(PoolKind::Screen, span)?,
             "awtk" if self.peek() == Some(Tok::Ident("release")) => self.awtk_release(span)?,
             "awtk" => self.config(PoolKind::Awtk, span)?,
+            // pages, vm, tasks, timers
+            "pages" => self.config(PoolKind::Pages, span)?,
+            "vm" => self.config(PoolKind::Vm, span)?,
+            "task" | "behaviour" | "on" | "timers" | "boot" | "send" | "run" | "timer" => {
+                Stmt::Kernel(self.kernel_stmt(word, span, None)?)
+            }
             "preset" => self.preset()?,
             "seed" => Stmt::Seed(self.expr()?.0),
             "tick" => Stmt::Tick(self.expr()?.0),
@@ -296,6 +316,12 @@ impl<'a> Parser<'_, 'a, '_> {
                 self.i += 1;
                 self.peek_stmt(Some(var), Width::Word)
             }
+            // pages, vm, tasks, timers
+            (Some(Tok::Ident(word @ ("timer" | "run"))), _) => {
+                let span = self.here();
+                self.i += 1;
+                Ok(Stmt::Kernel(self.kernel_stmt(word, span, Some(var))?))
+            }
             _ => Ok(Stmt::Let {
                 var,
                 value: self.expr()?.0,
@@ -341,6 +367,10 @@ impl<'a> Parser<'_, 'a, '_> {
         if let Some(call) = self.heap_call(kind, verb)? {
             return Ok(Stmt::Call { dest, pool, call });
         }
+        // pages, vm, tasks, timers
+        if let Some(call) = self.kernel_call(kind, verb)? {
+            return Ok(Stmt::Call { dest, pool, call });
+        }
         let call = match verb {
             Verb::Alloc => {
                 let size = self.expr()?.0;
@@ -378,7 +408,8 @@ impl<'a> Parser<'_, 'a, '_> {
                 };
                 Call::Realloc { addr, size, owner }
             }
-            // dyn, tlsf, adm, asm, screen, awtk: `heap_call` parses the rest.
+            // dyn, tlsf, adm, asm, screen, awtk, pages, vm, tasks, timers: `heap_call` or
+            // `kernel_call` parses the rest.
             _ => {
                 return Err(self
                     .error(span, ErrorKind::UnknownVerb { pool: pool.name })
@@ -453,6 +484,9 @@ impl<'a> Parser<'_, 'a, '_> {
             PoolKind::Asm => self.asm_config()?,
             PoolKind::Screen => self.screen_config()?,
             PoolKind::Awtk => self.awtk_config()?,
+            // pages, vm, tasks, timers
+            PoolKind::Pages => self.pages_config()?,
+            PoolKind::Vm => self.vm_config(keyword)?,
         };
         Ok(Stmt::Config(config))
     }
@@ -858,6 +892,13 @@ impl<'a> Parser<'_, 'a, '_> {
             match self.env.query(query, pool.name) {
                 Ok(v) => v,
                 Err(kind) => return Err(self.error(name_span.to(pool.span), kind)),
+            }
+        } else if KERNEL_FUNCTIONS.contains(&word) {
+            // pages, vm, tasks, timers
+            let (figure, span) = self.figure_args(word, depth)?;
+            match self.env.figure(figure) {
+                Ok(v) => v,
+                Err(kind) => return Err(self.error(name_span.to(span), kind)),
             }
         } else {
             return Err(self
