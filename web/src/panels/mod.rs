@@ -677,6 +677,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
 pub const CSS: &str = r#"
 .mp-panels { display: grid; grid-template-columns: repeat(auto-fill, minmax(22rem, 1fr)); gap: 0.9rem; margin: 1rem 0; }
 .mp-panel { background: white; border: 1px solid var(--line, #d8dce4); border-radius: 6px; padding: 0.6rem 0.8rem; font-size: 0.85rem; min-width: 0; overflow-x: auto; }
+.mp-panel.mp-tasks { grid-column: 1 / -1; }
 .mp-panel h3 { margin: 0 0 0.4rem; font-size: 0.95rem; display: flex; gap: 0.4rem; align-items: baseline; }
 .mp-panel h4 { margin: 0.6rem 0 0.25rem; font-size: 0.82rem; color: var(--muted, #5b6475); font-weight: 600; }
 .mp-kind { font-weight: 600; }

@@ -78,8 +78,9 @@ pub enum Body {
     Timers(TimersModel),
 }
 
-/// Every configured subsystem's panel, in configuration order; empty when the script has
-/// configured nothing (yet).
+/// Every configured subsystem's panel: the pools in configuration order, then virtual
+/// memory, the task table and the timers; empty when the script has configured nothing
+/// (yet).
 pub fn panels(machine: &Machine<Vec<u8>, String>) -> Vec<Panel> {
     let ram = machine.ram();
     let mut out = Vec::new();
@@ -97,8 +98,40 @@ pub fn panels(machine: &Machine<Vec<u8>, String>) -> Vec<Panel> {
             Pool::Asm(a) => asm(&a.mem, ram).map(Body::Asm),
             Pool::Screen(s) => screen(s, ram).map(Body::Screen),
             Pool::Awtk(a) => awtk(&a.stack, ram).map(Body::Awtk),
+            Pool::Pages(p) => pages(p, ram).map(Body::Pages),
         };
         out.push(Panel { name, stats, body });
+    }
+    // Virtual memory and the task system sit beside the pools.
+    if let Some(v) = machine.vm() {
+        out.push(Panel {
+            name: v.name().as_str().to_string(),
+            stats: None,
+            body: vm_model(v, ram).map(Body::Vm),
+        });
+    }
+    if let Some(k) = machine.kal() {
+        out.push(Panel {
+            name: k.name().as_str().to_string(),
+            stats: None,
+            body: tasks(k, ram).map(Body::Tasks),
+        });
+        let name = k
+            .evshed()
+            .map_or_else(|| "timers".to_string(), |e| e.name().as_str().to_string());
+        match timers(k, ram) {
+            Ok(None) => {}
+            Ok(Some(t)) => out.push(Panel {
+                name,
+                stats: None,
+                body: Ok(Body::Timers(t)),
+            }),
+            Err(why) => out.push(Panel {
+                name,
+                stats: None,
+                body: Err(why),
+            }),
+        }
     }
     out
 }

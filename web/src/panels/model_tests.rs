@@ -767,7 +767,9 @@ fn every_example_script_gives_readable_panels_at_every_step() {
                 Err(e) => panic!("{name}: halted: {e}"),
             }
             let ps = panels(&m);
-            assert_eq!(ps.len(), m.pools().count(), "{name}");
+            let beside = m.vm().is_some() as usize
+                + m.kal().map_or(0, |k| 1 + k.evshed().is_some() as usize);
+            assert_eq!(ps.len(), m.pools().count() + beside, "{name}");
             for p in &ps {
                 match &p.body {
                     Ok(_) => readable += 1,
@@ -973,4 +975,94 @@ c = asm.alloc_or_prompt camera 80K
     }
     script.push_str("tick 1\n");
     assert_eq!(dialog(&script), Dialog::Idle);
+}
+
+// ---- pages, virtual memory, tasks and timers, through a machine ----
+
+#[test]
+fn pages_vm_and_the_walk_through_the_machine() {
+    let m = run("ram ddr 0x80000000 64K
+pages 1K on ddr
+vm init
+u = vm.space user
+vm.region u 0x01000000 64K rw heap
+vm.access 0x01000010 write
+a = pages.alloc order 2
+");
+    let Body::Pages(p) = body(&m, "pages") else {
+        panic!()
+    };
+    assert_eq!(p.page_size, 1024);
+    let counted: u64 = p.orders.iter().map(|o| (o.count as u64) << o.order).sum();
+    assert_eq!(counted, p.free_pages);
+    let vm_panel = panels(&m)
+        .into_iter()
+        .find(|p| matches!(p.body, Ok(Body::Vm(_))))
+        .expect("a vm panel");
+    let Ok(Body::Vm(v)) = vm_panel.body else {
+        panic!()
+    };
+    assert_eq!(v.current, Some(m.var("u").unwrap() as u8));
+    let user = v.spaces.iter().find(|s| s.kind == "user").unwrap();
+    let heap = user
+        .regions
+        .iter()
+        .find(|r| r.start == 0x0100_0000)
+        .unwrap();
+    assert_eq!(heap.size, 64 * 1024);
+    // The page the access demand-paged, walked from the copied tables and from RAM.
+    let w = v.walk(0x0100_0010);
+    assert_eq!(w.l1_type, Some("coarse"));
+    assert_eq!(w.paddr.map(|pa| pa & 0xfff), Some(0x010));
+    let from_ram = translate(m.vm().unwrap(), m.ram(), 0x0100_0010).unwrap();
+    assert_eq!(w, from_ram);
+    // The kernel's linear map: a section.
+    let k = v.walk(0x4000_0100);
+    assert_eq!((k.l1_type, k.paddr), (Some("section"), Some(0x8000_0100)));
+    assert_eq!(v.walk(0x0100_2000).stop, Some(WalkStop::NotMapped));
+}
+
+#[test]
+fn tasks_and_timers_through_the_machine() {
+    let m = run("ram isram 0x40000000 16K internal
+sys isram
+task MMI prio 20 stack 1K ext 4 int 4
+task L4 prio 10 stack 512 ext 8 int 0 sys
+timers events 8 slots 4 fuzz 4
+behaviour blink stack 32
+behaviour start_all timer start 1 delay 10 callback blink, timer start 3 delay 5 nonaligned callback blink
+on MMI init run start_all
+boot
+send L4 0x101
+tick 2
+");
+    let tasks_panel = panels(&m)
+        .into_iter()
+        .find(|p| matches!(p.body, Ok(Body::Tasks(_))))
+        .expect("a task panel");
+    let Ok(Body::Tasks(t)) = tasks_panel.body else {
+        panic!()
+    };
+    let rows: Vec<(&str, u8, u16, u16)> = t
+        .tasks
+        .iter()
+        .map(|r| (r.name.as_str(), r.priority, r.ext.capacity, r.int.capacity))
+        .collect();
+    assert_eq!(rows, vec![("L4", 10, 8, 0), ("MMI", 20, 4, 4)]);
+    assert_eq!(t.mmi.as_deref(), Some("MMI"));
+    let timers_panel = panels(&m)
+        .into_iter()
+        .find(|p| matches!(p.body, Ok(Body::Timers(_))))
+        .expect("a timers panel");
+    let Ok(Body::Timers(tm)) = timers_panel.body else {
+        panic!()
+    };
+    assert_eq!((tm.fuzz, tm.capacity), (4, 8));
+    assert_eq!(tm.events.len(), 2);
+    assert_eq!(tm.hw, "running");
+    assert_eq!(tm.hw_expiry, Some(tm.events[0].expiry));
+    assert_eq!(tm.now, t.now);
+    let slots: Vec<(u16, bool)> = tm.timers.iter().map(|s| (s.timer, s.aligned)).collect();
+    assert_eq!(slots, vec![(1, true), (3, false)]);
+    assert_eq!(tm.mmi, "MMI");
 }

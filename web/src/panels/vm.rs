@@ -110,11 +110,14 @@ pub fn vm_walk(props: &WalkProps) -> Html {
 /// A walk as numbered steps: the space, the L1 entry, the L2 entry, the result.
 pub fn walk_view(w: &WalkModel, lang: Lang) -> Html {
     let t = |key| label(key, lang);
-    let step = |key: &'static str, s: &super::model::WalkStep| {
+    let step = |key: &'static str, s: &super::model::WalkStep, kind: Option<&'static str>| {
         html! {
             <li>
                 { t(key) }{ format!(" [{}] ", s.index) }{ t("vm_at") }{ " " }
                 <code>{ hex(s.at) }</code>{ " = " }<code>{ format!("{:#010x}", s.entry) }</code>
+                if let Some(kind) = kind {
+                    <span class="mp-badge">{ kind }</span>
+                }
             </li>
         }
     };
@@ -128,13 +131,10 @@ pub fn walk_view(w: &WalkModel, lang: Lang) -> Html {
                 } }
             </li>
             if let Some(l1) = &w.l1 {
-                { step("vm_l1", l1) }
-                if let Some(kind) = w.l1_type {
-                    <li><span class="mp-badge">{ kind }</span></li>
-                }
+                { step("vm_l1", l1, w.l1_type) }
             }
             if let Some(l2) = &w.l2 {
-                { step("vm_l2", l2) }
+                { step("vm_l2", l2, None) }
             }
             if let Some(pa) = w.paddr {
                 <li class="mp-ok">{ t("vm_paddr") }{ " " }<code>{ hex(pa) }</code></li>
