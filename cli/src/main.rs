@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod demo;
+mod malloclab;
 mod map;
+mod practice;
 mod run;
 
 #[derive(Parser)]
@@ -67,6 +69,48 @@ enum Command {
         #[arg(long)]
         no_color: bool,
     },
+    /// An exam-style problem generated from a seed, answered by the engine.
+    Practice {
+        /// The topic (`list` lists them).
+        #[arg(long)]
+        topic: String,
+        /// The seed: the same seed gives the same problem.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the answers too.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Replay a CS:APP malloclab trace on one allocator: utilization, failures, ops/s.
+    ImportMalloclab {
+        /// The trace file.
+        file: PathBuf,
+        /// dyn, tlsf, lab-first, lab-best, lab-next, lab-worst, awtk-simple or adm.
+        #[arg(long)]
+        allocator: String,
+        /// The pool size in bytes (default: the trace header's heap size).
+        #[arg(long)]
+        pool: Option<u32>,
+        /// Run check() after every operation, not only at the end.
+        #[arg(long)]
+        check_each: bool,
+    },
+}
+
+fn print_result(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprint!("memplay: {e}");
+            if !e.ends_with('\n') {
+                eprintln!();
+            }
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -79,6 +123,21 @@ fn main() -> ExitCode {
         } => run::run(&file, trace, !no_map, max_steps),
         Command::Trace { file, max_steps } => run::trace(&file, max_steps),
         Command::Check { path } => check::check(&path),
+        Command::Practice {
+            topic,
+            seed,
+            reveal,
+        } => print_result(if topic == "list" {
+            Ok(practice::list())
+        } else {
+            practice::generate(&topic, seed).map(|p| practice::render(&topic, seed, &p, reveal))
+        }),
+        Command::ImportMalloclab {
+            file,
+            allocator,
+            pool,
+            check_each,
+        } => print_result(malloclab::run(&file, &allocator, pool, check_each)),
         Command::Demo {
             allocator,
             seed,

@@ -9,9 +9,11 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlInputElement, KeyboardEvent};
 use yew::prelude::*;
 
+use crate::charts;
 use crate::i18n::Lang;
 use crate::lessons;
 use crate::mapmodel;
+use crate::panels::{self, PanelAction};
 use crate::session::block_at;
 use crate::share;
 use crate::state::{Action, State, SCRATCH};
@@ -303,6 +305,17 @@ pub fn app() -> Html {
             dispatch.emit(Action::Scratch(text));
         })
     };
+    // The panels' keys are script lines, as the dialog's are; a selection goes to the
+    // inspector.
+    let on_panel = dispatch.reform(|action: PanelAction| match action {
+        PanelAction::Select(addr) => Action::Select(Some(addr)),
+        other => Action::Insert(other.script_line().into_iter().collect()),
+    });
+    // The charts speak the panels' languages.
+    let panel_lang = match state.lang {
+        Lang::En => panels::Lang::En,
+        Lang::Zh => panels::Lang::Zh,
+    };
     let set_lang = |lang: Lang| dispatch.reform(move |_: MouseEvent| Action::SetLang(lang));
     let toggle_share = {
         let open = !state.sharing;
@@ -415,13 +428,16 @@ pub fn app() -> Html {
                     </section>
                 </section>
             </div>
-            // ---- PANELS: the per-subsystem panels and the charts go here ----
-            // `crate::panels::view(&state.frame.machine)` and `crate::charts::view(&history)`
-            // (with a `charts::History` pushed per step) land from the panels branch; until
-            // then the pool figures and the variables stand in.
+            // The panel area: a panel per configured subsystem, the pools' figures and the
+            // variables, and the charts over every step (history kept by the timeline).
+            <style>{ panels::CSS }{ charts::CSS }</style>
             <section class="card panels" id="panels" data-testid="panels">
                 <h2>{ t.panels }</h2>
+                { panels::view_with(&frame.machine, panel_lang, on_panel) }
                 <PoolTable frame={frame.clone()} text={t} />
+            </section>
+            <section class="card charts" data-testid="charts">
+                { charts::view_lang(&state.timeline.history, state.step() as usize, panel_lang) }
             </section>
         </div>
     }

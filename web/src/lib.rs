@@ -4,9 +4,12 @@
 //! Layout follows Yew's function_todomvc example: [`state`] owns the model and its reducer
 //! and [`session`] the engine side (both plain Rust, tested on the host); [`view`] holds
 //! components that get plain data and callbacks; [`app`] lays them out and owns the side
-//! effects.
+//! effects. [`panels`] (one panel per configured subsystem) and [`charts`] (figures over
+//! the steps, the churn heat map) are plain functions of the machine, drawn in the app's
+//! panel area.
 
 pub mod app;
+pub mod charts;
 pub mod i18n;
 pub mod lessons;
 pub mod mapmodel;
@@ -14,6 +17,7 @@ pub mod mapmodel;
 #[cfg(test)]
 mod markdown;
 pub mod oom;
+pub mod panels;
 pub mod panic;
 pub mod session;
 pub mod share;

@@ -11,6 +11,8 @@
 use std::collections::BTreeMap;
 
 use memplay_engine::allocator::{Block, BlockKind};
+
+use crate::charts::History;
 use memplay_engine::error::AllocError;
 use memplay_engine::machine::{Machine, StepOutcome};
 use memplay_engine::ram::Addr;
@@ -32,6 +34,8 @@ pub const FIRST_INTERVAL: u32 = 64;
 pub const MAX_SNAPSHOTS: usize = 256;
 /// Bytes the snapshots may take together (RAM copies and labels).
 pub const SNAPSHOT_BUDGET: usize = 48 << 20;
+/// Chart records taken at one stride before the stride doubles.
+pub const HISTORY_PER_STRIDE: u32 = 1024;
 /// Failed expectations and fault steps remembered for marks in the editor and scrubber.
 pub const MAX_MARKS: usize = 10_000;
 
@@ -151,6 +155,9 @@ pub struct Timeline {
     pub faults: Vec<u32>,
     /// True when the run stopped at [`MAX_STEPS`].
     pub limited: bool,
+    /// Every pool's figures over the steps, for the charts: every step at first, then
+    /// every 2nd, 4th... step as the run grows (1,024 records per stride).
+    pub history: History,
 }
 
 impl PartialEq for Timeline {
@@ -190,7 +197,11 @@ impl Timeline {
             failures: Vec::new(),
             faults: Vec::new(),
             limited: false,
+            history: History::default(),
         };
+        timeline.history.push(&snap.machine);
+        let mut stride = 1u32;
+        let mut recorded = 0u32;
         loop {
             if snap.machine.steps() >= max_steps {
                 timeline.limited = snap.machine.next_line().is_some();
@@ -217,11 +228,22 @@ impl Timeline {
                     break;
                 }
             }
+            if step.is_multiple_of(stride) {
+                timeline.history.push(&snap.machine);
+                recorded += 1;
+                if recorded >= HISTORY_PER_STRIDE {
+                    recorded = 0;
+                    stride = stride.saturating_mul(2);
+                }
+            }
             if step.is_multiple_of(timeline.interval) && step > 0 {
                 timeline.keep(&snap);
             }
         }
         timeline.total = snap.machine.steps();
+        if timeline.history.steps().last() != Some(&timeline.total) {
+            timeline.history.push(&snap.machine);
+        }
         Ok(timeline)
     }
 
