@@ -1,10 +1,12 @@
-//! ASM: the apps and their use, the out-of-memory dialog (background apps with Stop, the
-//! confirm screen, the progress while an app stops asynchronously), and screen memory.
+//! ASM: the apps and their use, where the out-of-memory protocol stands (the background
+//! apps the prompt lists, the confirm screen, the progress while an app stops
+//! asynchronously), and screen memory. The keys that answer the prompt are in the stepper's
+//! dialog (`view::oom`).
 
 use yew::prelude::*;
 
 use super::model::{AsmApp, AsmModel, AsmRequest, Dialog, ScreenModel};
-use super::{adm, bar, bytes, figure, pct, Env, PanelAction};
+use super::{adm, bar, bytes, figure, pct, Env};
 
 pub fn view(m: &AsmModel, env: &Env) -> Html {
     let pool = m.pool.1 as u64;
@@ -59,12 +61,6 @@ pub fn screen(m: &ScreenModel, env: &Env) -> Html {
     }
 }
 
-fn button(text: &'static str, action: PanelAction, env: &Env) -> Html {
-    let onclick = env.send::<MouseEvent>(action);
-    let disabled = onclick.is_none();
-    html! { <button type="button" {onclick} {disabled}>{ text }</button> }
-}
-
 fn needs(r: &AsmRequest, env: &Env) -> Html {
     let what = if r.full_pool {
         env.t("asm_full_request").to_string()
@@ -80,64 +76,62 @@ fn app_line(a: &AsmApp) -> String {
     format!("{} · {}", a.name, bytes(a.used))
 }
 
-/// The phone's out-of-memory screens.
+/// Where the out-of-memory protocol stands. The learner answers the prompt in the dialog
+/// under the stepper, whose keys write script lines; the panel only reports the state and
+/// its figures, so the page has one set of keys, not two that could disagree.
 fn dialog(d: &Dialog, env: &Env) -> Html {
-    match d {
-        Dialog::Idle => Html::default(),
+    let (request, body) = match d {
+        Dialog::Idle => return Html::default(),
         Dialog::Prompt {
             request,
             background,
-        } => html! {
-            <div class="mp-dialog" role="dialog">
-                <h4>{ env.t("asm_oom_title") }</h4>
-                { needs(request, env) }
-                if background.is_empty() {
-                    <p class="mp-note">{ env.t("asm_oom_none") }</p>
-                } else {
-                    <p>{ env.t("asm_oom_pick") }</p>
-                }
-                <ul>
-                    { for background.iter().map(|a| html! {
-                        <li>
-                            <span>{ app_line(a) }</span>
-                            { button(env.t("asm_stop"), PanelAction::AsmChoose(a.id), env) }
-                        </li>
-                    }) }
-                </ul>
-                <div class="mp-buttons">
-                    { button(env.t("asm_back"), PanelAction::AsmDismiss, env) }
-                </div>
-            </div>
-        },
-        Dialog::Confirm { request, victim } => html! {
-            <div class="mp-dialog" role="dialog">
-                <h4>{ env.t("asm_oom_title") }</h4>
-                { needs(request, env) }
+        } => (
+            request,
+            html! {
+                <>
+                    if background.is_empty() {
+                        <p class="mp-note">{ env.t("asm_oom_none") }</p>
+                    } else {
+                        <p>{ env.t("asm_oom_listed") }</p>
+                        <ul>
+                            { for background.iter().map(|a| html! { <li>{ app_line(a) }</li> }) }
+                        </ul>
+                    }
+                </>
+            },
+        ),
+        Dialog::Confirm { request, victim } => (
+            request,
+            html! {
                 <p>{ env.t("asm_confirm_q") }{ " " }<strong>{ app_line(victim) }</strong></p>
-                <div class="mp-buttons">
-                    { button(env.t("asm_yes"), PanelAction::AsmConfirm, env) }
-                    { button(env.t("asm_no"), PanelAction::AsmDecline, env) }
-                    { button(env.t("asm_back"), PanelAction::AsmDismiss, env) }
-                </div>
-            </div>
-        },
+            },
+        ),
         Dialog::Stopping {
             request,
             victim,
             elapsed,
             chunks_left,
-        } => html! {
-            <div class="mp-dialog" role="dialog" aria-busy="true">
-                <h4>{ env.t("asm_oom_title") }</h4>
-                { needs(request, env) }
-                <p><strong>{ &victim.name }</strong>{ ": " }{ env.t("asm_progress") }</p>
-                <div class="mp-progress"><span></span></div>
-                <dl class="mp-stats">
-                    { figure(env.t("asm_ticks"), elapsed.to_string()) }
-                    { figure(env.t("asm_chunks_left"), chunks_left.to_string()) }
-                    { figure(env.t("used"), bytes(victim.used)) }
-                </dl>
-            </div>
-        },
+        } => (
+            request,
+            html! {
+                <>
+                    <p><strong>{ &victim.name }</strong>{ ": " }{ env.t("asm_progress") }</p>
+                    <div class="mp-progress"><span></span></div>
+                    <dl class="mp-stats">
+                        { figure(env.t("asm_ticks"), elapsed.to_string()) }
+                        { figure(env.t("asm_chunks_left"), chunks_left.to_string()) }
+                        { figure(env.t("used"), bytes(victim.used)) }
+                    </dl>
+                </>
+            },
+        ),
+    };
+    html! {
+        <div class="mp-dialog" role="status">
+            <h4>{ env.t("asm_oom_title") }</h4>
+            { needs(request, env) }
+            { body }
+            <p class="mp-note">{ env.t("asm_oom_answer") }</p>
+        </div>
     }
 }

@@ -40,14 +40,6 @@ pub enum Lang {
 /// What a learner did in a panel. The app turns it into a script line (or a selection).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PanelAction {
-    /// Stop on an app in the out-of-memory list (`asm.choose APP`).
-    AsmChoose(u16),
-    /// Yes on "stop this app?".
-    AsmConfirm,
-    /// No on "stop this app?".
-    AsmDecline,
-    /// Back out of the out-of-memory dialog.
-    AsmDismiss,
     /// Walk the page tables for this virtual address (the panel shows the walk itself;
     /// the app may also run `vm.translate`).
     VmTranslate(Addr),
@@ -56,15 +48,10 @@ pub enum PanelAction {
 }
 
 impl PanelAction {
-    /// The script line that does what the learner did, if it is a step: the ASM dialog's
-    /// buttons (the `asm` pool answers them) and the walk (`vm.translate`). A selection is
-    /// not a step.
+    /// The script line that does what the learner did, if it is a step: the walk
+    /// (`vm.translate`). A selection is not a step.
     pub fn script_line(&self) -> Option<String> {
         Some(match self {
-            PanelAction::AsmChoose(app) => format!("asm.choose {app}"),
-            PanelAction::AsmConfirm => "asm.confirm".to_string(),
-            PanelAction::AsmDecline => "asm.decline".to_string(),
-            PanelAction::AsmDismiss => "asm.dismiss".to_string(),
             PanelAction::VmTranslate(addr) => format!("vm.translate {addr:#x}"),
             PanelAction::Select(_) => return None,
         })
@@ -473,20 +460,25 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("asm_oom_title", "Not enough memory", "内存不足"),
     ("asm_oom_needs", "needs", "需要"),
     (
-        "asm_oom_pick",
-        "Stop a background app to free memory:",
-        "请停止一个后台应用以释放内存：",
-    ),
-    (
         "asm_oom_none",
         "no background app uses memory",
         "没有使用内存的后台应用",
     ),
-    ("asm_stop", "Stop", "停止"),
-    ("asm_back", "Back", "返回"),
-    ("asm_confirm_q", "Stop this app?", "确定停止此应用？"),
-    ("asm_yes", "Yes", "是"),
-    ("asm_no", "No", "否"),
+    (
+        "asm_oom_listed",
+        "The prompt lists the background apps:",
+        "提示框列出了后台应用：",
+    ),
+    (
+        "asm_oom_answer",
+        "Answer it in the dialog under the stepper.",
+        "请在单步控制下方的对话框中作答。",
+    ),
+    (
+        "asm_confirm_q",
+        "The phone asks: stop",
+        "手机询问：是否停止",
+    ),
     (
         "asm_progress",
         "Stopping… (the app releases its memory asynchronously)",
@@ -719,8 +711,6 @@ pub const CSS: &str = r#"
 .mp-dialog h4 { margin: 0 0 0.3rem; color: var(--ink, #1d2330); }
 .mp-dialog ul { list-style: none; padding: 0; margin: 0.3rem 0; }
 .mp-dialog li { display: flex; justify-content: space-between; gap: 0.5rem; align-items: center; padding: 0.15rem 0; }
-.mp-dialog .mp-buttons { display: flex; gap: 0.4rem; justify-content: flex-end; margin-top: 0.4rem; }
-.mp-dialog button { font: inherit; padding: 0.15rem 0.6rem; }
 .mp-progress { height: 0.5rem; background: var(--free, #e6e9ef); border-radius: 3px; overflow: hidden; position: relative; }
 .mp-progress span { position: absolute; top: 0; bottom: 0; width: 30%; background: var(--header, #5b7bd5); animation: mp-slide 1.2s linear infinite; }
 @keyframes mp-slide { from { left: -30%; } to { left: 100%; } }
@@ -844,14 +834,6 @@ mod tests {
 
     #[test]
     fn actions_become_script_lines() {
-        assert_eq!(
-            PanelAction::AsmChoose(1).script_line().as_deref(),
-            Some("asm.choose 1")
-        );
-        assert_eq!(
-            PanelAction::AsmConfirm.script_line().as_deref(),
-            Some("asm.confirm")
-        );
         assert_eq!(
             PanelAction::VmTranslate(0x0100_0010)
                 .script_line()
