@@ -13,6 +13,7 @@ pub mod charts;
 pub mod i18n;
 pub mod lessons;
 pub mod mapmodel;
+pub mod num;
 pub mod oom;
 pub mod panels;
 pub mod panic;

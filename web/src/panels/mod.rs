@@ -228,9 +228,9 @@ pub fn bytes64(n: u64) -> String {
     if n < 10 * 1024 {
         format!("{n} B")
     } else if n < 10 * 1024 * 1024 {
-        format!("{:.1} KiB", n as f64 / 1024.0)
+        format!("{} KiB", crate::num::tenths(n, 10))
     } else {
-        format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+        format!("{} MiB", crate::num::tenths(n, 20))
     }
 }
 
@@ -256,7 +256,7 @@ fn bar(segments: &[(f64, &'static str)], title: String) -> Html {
     html! {
         <div class="mp-bar" title={title}>
             { for segments.iter().map(|&(w, class)| html! {
-                <span class={classes!("mp-seg", class)} style={format!("width:{w:.2}%")}></span>
+                <span class={classes!("mp-seg", class)} style={format!("width:{}%", crate::num::fixed(w, 2))}></span>
             }) }
         </div>
     }
