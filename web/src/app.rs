@@ -441,7 +441,6 @@ pub fn app() -> Html {
             </div>
             // The panel area: a panel per configured subsystem, the pools' figures and the
             // variables, and the charts over every step (history kept by the timeline).
-            <style>{ panels::CSS }{ charts::CSS }</style>
             <section class="card panels" id="panels" data-testid="panels">
                 <h2>{ t.panels }</h2>
                 { panels::view_with(&frame.machine, panel_lang, on_panel) }

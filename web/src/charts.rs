@@ -478,37 +478,6 @@ fn span_of_churn(history: &History, r: &RegionSpan) -> Option<(Addr, u32)> {
     Some((r.base + off_lo as u32, len as u32))
 }
 
-/// Every class the charts use, to add to the page once (with [`crate::panels::CSS`]).
-pub const CSS: &str = r#"
-.mp-charts { background: white; border: 1px solid var(--line, #d8dce4); border-radius: 6px; padding: 0.6rem 0.8rem; margin: 1rem 0; }
-.mp-charts h3 { margin: 0 0 0.3rem; font-size: 0.95rem; }
-.mp-charts h4 { margin: 0.6rem 0 0.25rem; font-size: 0.82rem; color: var(--muted, #5b6475); }
-.mp-legend { list-style: none; display: flex; gap: 0.3rem 1rem; flex-wrap: wrap; padding: 0; margin: 0 0 0.3rem; font-size: 0.8rem; color: var(--muted, #5b6475); }
-.mp-key { display: inline-block; width: 1rem; height: 0.2rem; margin-right: 0.3rem; vertical-align: middle; }
-.mp-key.mp-l-used { background: var(--payload, #3fa66b); }
-.mp-key.mp-l-free { background: #8a94a8; }
-.mp-key.mp-l-largest { background: var(--header, #5b7bd5); }
-.mp-key.mp-l-frag { background: var(--guard, #d9534f); }
-.mp-chart-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(20rem, 1fr)); gap: 0.6rem; }
-.mp-chart { margin: 0; }
-.mp-chart figcaption { font-size: 0.8rem; margin-bottom: 0.15rem; }
-.mp-chart svg, .mp-heat svg { display: block; width: 100%; height: auto; }
-.mp-heat svg { max-width: 48rem; }
-.mp-heat .mp-axis { font-size: 10px; }
-.mp-plot { fill: #fbfbfd; stroke: var(--line, #d8dce4); stroke-width: 1; }
-.mp-axis { font-size: 9px; fill: var(--muted, #5b6475); font-family: ui-monospace, Menlo, Consolas, monospace; }
-.mp-line { fill: none; stroke-width: 1.5; vector-effect: non-scaling-stroke; }
-.mp-line.mp-l-used { stroke: var(--payload, #3fa66b); }
-.mp-line.mp-l-free { stroke: #8a94a8; }
-.mp-line.mp-l-largest { stroke: var(--header, #5b7bd5); }
-.mp-line.mp-l-frag { stroke: var(--guard, #d9534f); stroke-dasharray: 3 2; }
-.mp-cursor { stroke: var(--padding, #e3b341); stroke-width: 1.5; }
-.mp-heat-region { margin: 0 0 0.5rem; }
-.mp-heat-region figcaption { font-size: 0.8rem; }
-.mp-heat-cell { fill: var(--guard, #d9534f); }
-.mp-note { color: var(--muted, #5b6475); }
-"#;
-
 #[cfg(test)]
 mod tests {
     use super::*;
