@@ -133,10 +133,7 @@ impl State {
         let (timeline, error) = match Timeline::build(text, MAX_STEPS) {
             Ok(t) => (t, None),
             // The learner's text stays in the editor; the map shows an empty machine.
-            Err(e) => (
-                empty_timeline(),
-                Some(e),
-            ),
+            Err(e) => (empty_timeline(), Some(e)),
         };
         let frame = timeline.frame_at(0);
         State {
