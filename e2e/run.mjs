@@ -121,6 +121,8 @@ await test('load: the page renders and the first step runs', async () => {
   });
   Object.assign(metrics, nav);
   check(await page.locator('[data-testid=lesson-text]').count() === 1, 'the first lesson is open');
+  // The lesson's text is a page of its own, fetched when the lesson opens.
+  await page.locator('[data-testid=prose] pre code.language-mem').first().waitFor({ timeout: 5000 });
   await shot('01-load');
 });
 
@@ -133,7 +135,46 @@ await test('open a lesson: its text and its script in one click', async () => {
   const text = await editorText();
   check(/\bram\b/.test(text), `the lesson's script is in the editor: ${text.slice(0, 80)}`);
   check(await page.locator('[data-testid=lesson-title]').count() === 1, 'lesson title shown');
+  await page.locator('[data-testid=prose] pre code.language-mem').first().waitFor({ timeout: 5000 });
+  const prompts = await page.locator('[data-testid^=exercise-] .prose').count();
+  check(prompts === await page.locator('[data-testid^=exercise-]').count() && prompts > 0,
+    `every exercise shows its prompt (${prompts})`);
+  // A script block in the text opens in the editor.
+  await page.locator('[data-testid=prose] pre code.language-mem').first().click();
+  check(/\bram\b/.test(await editorText()), 'a script block opens in the editor');
+  if (await page.locator('[data-testid=reset-script]').isEnabled()) {
+    await page.locator('[data-testid=reset-script]').click();
+  }
   await shot('02-lesson');
+});
+
+await test('lesson pages: fetched in the background, there offline, a failure can be retried', async () => {
+  const lessons = await page.locator('.lesson-list [data-testid^=lesson-]').count();
+  // Once the page has settled, the other lessons of the language are fetched.
+  await page.waitForFunction((n) => performance.getEntriesByType('resource')
+    .filter((e) => /\/lessons\/[^/]+\.en\.html/.test(e.name)).length >= n, lessons, { timeout: 15000 });
+  const last = page.locator('.lesson-list [data-testid^=lesson-]').last();
+  await context.setOffline(true);
+  try {
+    await last.click();
+    await page.locator('[data-testid=prose] pre code.language-mem').first().waitFor({ timeout: 5000 });
+  } finally {
+    await context.setOffline(false);
+  }
+  // A page that cannot be fetched says so, the playground keeps working, and Retry fetches
+  // it again (a fresh tab: nothing cached).
+  const other = await context.newPage();
+  other.on('pageerror', (e) => pageErrors.push(String(e)));
+  await other.route('**/lessons/**', (route) => route.abort());
+  await other.goto(BASE);
+  await other.locator('[data-testid=prose-failed]').waitFor({ timeout: 10000 });
+  await other.locator('[data-testid=step]').click();
+  await other.waitForFunction(() => document.querySelector('[data-testid=step-number]')?.textContent === '1');
+  await other.unroute('**/lessons/**');
+  await other.locator('[data-testid=prose-failed] button').click();
+  await other.locator('[data-testid=prose] pre code.language-mem').first().waitFor({ timeout: 5000 });
+  await other.close();
+  await page.locator('.lesson-list [data-testid^=lesson-]').first().click();
 });
 
 await test('step forward 5 and back 2: the map and the event log follow', async () => {

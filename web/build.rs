@@ -1,18 +1,18 @@
-//! Embeds the lessons: every `lessons/<NN>-<slug>/{en,zh}.md` at the repository root,
-//! parsed here, at build time, with the `memplay-lesson` crate, and their Markdown rendered
-//! with pulldown-cmark (`src/markdown.rs`: raw HTML shown as text, unsafe links dropped).
-//! Writes `$OUT_DIR/lessons.rs`: static data only, so the wasm carries no Markdown parser
-//! (about 40 KB gzipped less). A lesson file that does not parse fails the build with the
-//! lesson crate's message; `memplay check lessons/` says the same.
-
-#[path = "src/markdown.rs"]
-#[allow(dead_code)]
-mod markdown;
+//! Embeds the lessons' index: every `lessons/<NN>-<slug>/{en,zh}.md` at the repository
+//! root, parsed here, at build time, with the `memplay-lesson` crate. Writes
+//! `$OUT_DIR/lessons.rs`, static data only: each lesson's id, order, title, summary and
+//! scripts, and the address of its page — its text as safe HTML, a file next to the wasm
+//! that Trunk's pre-build hook writes (`lesson-pages`, see Trunk.toml) and the page fetches
+//! when the lesson is opened. The address carries the page's version (`?v=`, a hash of the
+//! text this build renders), so a cached page of another build is never used. Neither a
+//! Markdown parser nor the lessons' text ships in the wasm. A lesson file that does not
+//! parse fails the build with the lesson crate's message; `memplay check lessons/` says
+//! the same.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use memplay_lesson::{Lang, Lesson};
+use memplay_lesson::{html, Lang, Lesson};
 
 fn lesson_dirs(root: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
@@ -29,36 +29,27 @@ fn lesson_dirs(root: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// The body without its first `# Title` heading (the page shows the title above it).
-fn body_without_title(lesson: &Lesson) -> &str {
-    let body = lesson.body_markdown.trim_start();
-    match body.strip_prefix("# ") {
-        Some(rest) => rest.split_once('\n').map(|(_, r)| r).unwrap_or(""),
-        None => body,
-    }
-}
-
 fn lesson_literal(lesson: &Lesson) -> String {
     let mut exercises = String::new();
     for e in &lesson.exercises {
         write!(
             exercises,
-            "Exercise {{ title: {:?}, prompt_html: {:?}, starter: {:?} }}, ",
+            "Exercise {{ title: {:?}, starter: {:?} }}, ",
             e.title,
-            markdown::to_html(&e.prompt),
             e.starter()
         )
         .expect("writing to a String");
     }
+    let page = html::page(lesson);
+    let url = format!(
+        "lessons/{}?v={:016x}",
+        html::page_file_name(&lesson.id, lesson.lang),
+        html::version(&page)
+    );
     format!(
         "Lesson {{ id: {:?}, order: {}, title: {:?}, summary: {:?}, main_script: {:?}, \
-         body_html: {:?}, exercises: &[{exercises}] }}",
-        lesson.id,
-        lesson.order,
-        lesson.title,
-        lesson.summary,
-        lesson.main_script.source,
-        markdown::to_html(body_without_title(lesson)),
+         page: {url:?}, exercises: &[{exercises}] }}",
+        lesson.id, lesson.order, lesson.title, lesson.summary, lesson.main_script.source,
     )
 }
 
@@ -66,8 +57,12 @@ fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let root = manifest.join("..").join("lessons");
     println!("cargo:rerun-if-changed={}", root.display());
-    println!("cargo:rerun-if-changed=src/markdown.rs");
-    let mut out = String::from("pub static ENTRIES: &[(Lesson, Lesson)] = &[\n");
+    let mut out = format!(
+        "/// Separates a page's body from each exercise's prompt.\n\
+         pub const EXERCISE_MARK: &str = {:?};\n\n\
+         pub static ENTRIES: &[(Lesson, Lesson)] = &[\n",
+        html::EXERCISE_MARK
+    );
     for dir in lesson_dirs(&root) {
         println!("cargo:rerun-if-changed={}", dir.display());
         let mut pair = Vec::new();

@@ -7,7 +7,12 @@ use core::fmt;
 ///
 /// Invariant: `bytes[..len]` is valid ASCII from that set and `bytes[len..]` is all zero,
 /// so the derived comparisons are comparisons of the text.
+///
+/// Aligned to 4 (the size stays 16): names are copied and compared everywhere (every
+/// event, error and pool carries one), and an aligned name moves as whole words instead of
+/// byte by byte. In the web build's wasm that is 41 KB of code less (docs/performance.md).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(align(4))]
 pub struct Name {
     len: u8,
     bytes: [u8; Name::CAPACITY],

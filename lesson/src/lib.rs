@@ -6,6 +6,8 @@
 //! - [`parse`] reads one lesson file (no I/O, so it runs in the browser too);
 //! - [`LessonFiles`] groups the language versions of one lesson; [`load_dir`] reads a
 //!   lessons folder from disk (feature `fs`, on by default);
+//! - [`html`] renders a lesson's [page](html::page), its text as safe HTML, which the web
+//!   front end fetches when the lesson is opened (feature `html`, on by default);
 //! - [`check::check_lesson`] runs every script of every version on the engine's
 //!   [`Machine`](memplay_engine::machine::Machine), checks every expectation and exercise,
 //!   and verifies that the versions run the same steps.
@@ -13,6 +15,8 @@
 pub mod check;
 mod files;
 mod front_matter;
+#[cfg(feature = "html")]
+pub mod html;
 mod markdown;
 pub mod script_text;
 

@@ -27,6 +27,10 @@ use crate::view::oom::OomDialog;
 use crate::view::stepper::Stepper;
 use crate::view::tables::PoolTable;
 
+/// How long after the page opens (or the language changes) the other lessons' pages are
+/// fetched: well after the first step, which must not wait for them.
+const PREFETCH_AFTER_MS: u32 = 2000;
+
 /// The state the page opens with: a share link in the URL, or where the learner was.
 pub fn initial_state() -> State {
     let lang = storage::get(storage::LANG)
@@ -169,6 +173,13 @@ pub fn app() -> Html {
             }
         },
     );
+    // The lessons' pages in the learner's language, fetched in the background once the
+    // page has settled, so that lessons open at once, offline too (see `lessons`).
+    use_effect_with(state.lang, |lang| {
+        let lang = *lang;
+        let timer = Timeout::new(PREFETCH_AFTER_MS, move || lessons::prefetch(lang));
+        move || drop(timer)
+    });
     // The player.
     {
         let dispatch = dispatch.clone();
@@ -430,7 +441,6 @@ pub fn app() -> Html {
             </div>
             // The panel area: a panel per configured subsystem, the pools' figures and the
             // variables, and the charts over every step (history kept by the timeline).
-            <style>{ panels::CSS }{ charts::CSS }</style>
             <section class="card panels" id="panels" data-testid="panels">
                 <h2>{ t.panels }</h2>
                 { panels::view_with(&frame.machine, panel_lang, on_panel) }

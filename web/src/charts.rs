@@ -13,6 +13,7 @@ use memplay_engine::machine::Machine;
 use memplay_engine::ram::Addr;
 use yew::prelude::*;
 
+use crate::num::{fixed, short};
 use crate::panels::{bytes, hex, label, Lang};
 
 /// One pool's figures after one step.
@@ -272,7 +273,7 @@ pub fn view_lang(history: &History, upto_step: usize, lang: Lang) -> Html {
 fn polyline(points: &[(f64, f64)]) -> String {
     let mut out = String::with_capacity(points.len() * 14);
     for (x, y) in points {
-        out.push_str(&format!("{x:.1},{y:.1} "));
+        out.push_str(&format!("{},{} ", fixed(*x, 1), fixed(*y, 1)));
     }
     out
 }
@@ -353,26 +354,26 @@ fn line_chart(s: &Series, upto: u32, x_max: u32, lang: Lang) -> Html {
     html! {
         <figure class="mp-chart">
             <figcaption><code>{ &s.pool }</code>{ " " }<span class="mp-note">{ caption }</span></figcaption>
-            <svg viewBox={format!("0 0 {W} {H}")} role="img"
+            <svg viewBox={format!("0 0 {} {}", short(W), short(H))} role="img"
                  aria-label={format!("{}: {}", s.pool, t("chart_title"))}>
-                <rect class="mp-plot" x={ML.to_string()} y={MT.to_string()}
-                      width={pw.to_string()} height={ph.to_string()} />
-                <text class="mp-axis" x={(ML - 4.0).to_string()} y={(MT + 8.0).to_string()} text-anchor="end">
+                <rect class="mp-plot" x={short(ML)} y={short(MT)}
+                      width={short(pw)} height={short(ph)} />
+                <text class="mp-axis" x={short(ML - 4.0)} y={short(MT + 8.0)} text-anchor="end">
                     { bytes(top as u32) }
                 </text>
-                <text class="mp-axis" x={(ML - 4.0).to_string()} y={(MT + ph).to_string()} text-anchor="end">{ "0" }</text>
-                <text class="mp-axis" x={(W - MR + 4.0).to_string()} y={(MT + 8.0).to_string()}>{ "100%" }</text>
-                <text class="mp-axis" x={(W - MR + 4.0).to_string()} y={(MT + ph).to_string()}>{ "0%" }</text>
-                <text class="mp-axis" x={ML.to_string()} y={(H - 6.0).to_string()}>{ t("chart_step") }{ " 0" }</text>
-                <text class="mp-axis" x={(W - MR).to_string()} y={(H - 6.0).to_string()} text-anchor="end">
+                <text class="mp-axis" x={short(ML - 4.0)} y={short(MT + ph)} text-anchor="end">{ "0" }</text>
+                <text class="mp-axis" x={short(W - MR + 4.0)} y={short(MT + 8.0)}>{ "100%" }</text>
+                <text class="mp-axis" x={short(W - MR + 4.0)} y={short(MT + ph)}>{ "0%" }</text>
+                <text class="mp-axis" x={short(ML)} y={short(H - 6.0)}>{ t("chart_step") }{ " 0" }</text>
+                <text class="mp-axis" x={short(W - MR)} y={short(H - 6.0)} text-anchor="end">
                     { x_max }
                 </text>
                 <polyline class="mp-line mp-l-free" points={line(&|p| p.free as f64, top)} />
                 <polyline class="mp-line mp-l-largest" points={line(&|p| p.largest as f64, top)} />
                 <polyline class="mp-line mp-l-used" points={line(&|p| p.used as f64, top)} />
                 <polyline class="mp-line mp-l-frag" points={line(&|p| p.frag_permille as f64, 1000.0)} />
-                <line class="mp-cursor" x1={x(upto).to_string()} x2={x(upto).to_string()}
-                      y1={MT.to_string()} y2={(MT + ph).to_string()} />
+                <line class="mp-cursor" x1={short(x(upto))} x2={short(x(upto))}
+                      y1={short(MT)} y2={short(MT + ph)} />
             </svg>
         </figure>
     }
@@ -421,11 +422,11 @@ fn heat_map(history: &History, upto: u32, lang: Lang) -> Html {
                             }
                             <span class="mp-note">{ format!(" · {total} {}", t("chart_events")) }</span>
                         </figcaption>
-                        <svg viewBox={format!("0 0 {HW} {}", h + 12.0)} role="img"
+                        <svg viewBox={format!("0 0 {} {}", short(HW), short(h + 12.0))} role="img"
                              aria-label={format!("{}: {}", r.name, t("chart_heat"))}>
                             <text class="mp-axis" x="0" y="8">{ t("chart_step") }{ " 0" }</text>
-                            <text class="mp-axis" x="0" y={h.to_string()}>{ upto }</text>
-                            <rect class="mp-plot" x={HL.to_string()} y="0" width={(HW - HL).to_string()} height={h.to_string()} />
+                            <text class="mp-axis" x="0" y={short(h)}>{ upto }</text>
+                            <rect class="mp-plot" x={short(HL)} y="0" width={short(HW - HL)} height={short(h)} />
                             { for grid.iter().enumerate().filter(|(_, &v)| v > 0).map(|(i, &v)| {
                                 let (row, col) = (i / HEAT_COLS, i % HEAT_COLS);
                                 let from = lo as u64 + col as u64 * bucket;
@@ -435,16 +436,16 @@ fn heat_map(history: &History, upto: u32, lang: Lang) -> Html {
                                     t("chart_step"), first, (first + per_row - 1).min(upto as usize));
                                 let shade = 0.15 + 0.85 * v as f64 / max.max(1) as f64;
                                 html! {
-                                    <rect class="mp-heat-cell" x={(HL + col as f64 * cell_w).to_string()}
-                                          y={(row as f64 * cell_h).to_string()}
-                                          width={cell_w.to_string()} height={cell_h.to_string()}
-                                          fill-opacity={format!("{shade:.2}")}>
+                                    <rect class="mp-heat-cell" x={short(HL + col as f64 * cell_w)}
+                                          y={short(row as f64 * cell_h)}
+                                          width={short(cell_w)} height={short(cell_h)}
+                                          fill-opacity={fixed(shade, 2)}>
                                         <title>{ title }</title>
                                     </rect>
                                 }
                             }) }
-                            <text class="mp-axis" x={HL.to_string()} y={(h + 10.0).to_string()}>{ hex(lo) }</text>
-                            <text class="mp-axis" x={HW.to_string()} y={(h + 10.0).to_string()} text-anchor="end">
+                            <text class="mp-axis" x={short(HL)} y={short(h + 10.0)}>{ hex(lo) }</text>
+                            <text class="mp-axis" x={short(HW)} y={short(h + 10.0)} text-anchor="end">
                                 { hex(lo.wrapping_add(len)) }
                             </text>
                         </svg>
@@ -476,37 +477,6 @@ fn span_of_churn(history: &History, r: &RegionSpan) -> Option<(Addr, u32)> {
     let len = len.min(r.size as u64 - off_lo);
     Some((r.base + off_lo as u32, len as u32))
 }
-
-/// Every class the charts use, to add to the page once (with [`crate::panels::CSS`]).
-pub const CSS: &str = r#"
-.mp-charts { background: white; border: 1px solid var(--line, #d8dce4); border-radius: 6px; padding: 0.6rem 0.8rem; margin: 1rem 0; }
-.mp-charts h3 { margin: 0 0 0.3rem; font-size: 0.95rem; }
-.mp-charts h4 { margin: 0.6rem 0 0.25rem; font-size: 0.82rem; color: var(--muted, #5b6475); }
-.mp-legend { list-style: none; display: flex; gap: 0.3rem 1rem; flex-wrap: wrap; padding: 0; margin: 0 0 0.3rem; font-size: 0.8rem; color: var(--muted, #5b6475); }
-.mp-key { display: inline-block; width: 1rem; height: 0.2rem; margin-right: 0.3rem; vertical-align: middle; }
-.mp-key.mp-l-used { background: var(--payload, #3fa66b); }
-.mp-key.mp-l-free { background: #8a94a8; }
-.mp-key.mp-l-largest { background: var(--header, #5b7bd5); }
-.mp-key.mp-l-frag { background: var(--guard, #d9534f); }
-.mp-chart-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(20rem, 1fr)); gap: 0.6rem; }
-.mp-chart { margin: 0; }
-.mp-chart figcaption { font-size: 0.8rem; margin-bottom: 0.15rem; }
-.mp-chart svg, .mp-heat svg { display: block; width: 100%; height: auto; }
-.mp-heat svg { max-width: 48rem; }
-.mp-heat .mp-axis { font-size: 10px; }
-.mp-plot { fill: #fbfbfd; stroke: var(--line, #d8dce4); stroke-width: 1; }
-.mp-axis { font-size: 9px; fill: var(--muted, #5b6475); font-family: ui-monospace, Menlo, Consolas, monospace; }
-.mp-line { fill: none; stroke-width: 1.5; vector-effect: non-scaling-stroke; }
-.mp-line.mp-l-used { stroke: var(--payload, #3fa66b); }
-.mp-line.mp-l-free { stroke: #8a94a8; }
-.mp-line.mp-l-largest { stroke: var(--header, #5b7bd5); }
-.mp-line.mp-l-frag { stroke: var(--guard, #d9534f); stroke-dasharray: 3 2; }
-.mp-cursor { stroke: var(--padding, #e3b341); stroke-width: 1.5; }
-.mp-heat-region { margin: 0 0 0.5rem; }
-.mp-heat-region figcaption { font-size: 0.8rem; }
-.mp-heat-cell { fill: var(--guard, #d9534f); }
-.mp-note { color: var(--muted, #5b6475); }
-"#;
 
 #[cfg(test)]
 mod tests {

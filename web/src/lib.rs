@@ -13,9 +13,7 @@ pub mod charts;
 pub mod i18n;
 pub mod lessons;
 pub mod mapmodel;
-/// Used by build.rs; compiled here for its tests.
-#[cfg(test)]
-mod markdown;
+pub mod num;
 pub mod oom;
 pub mod panels;
 pub mod panic;

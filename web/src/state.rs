@@ -117,16 +117,23 @@ d = heap.alloc 64 owner 4
 note \"d took the first hole that fits\"
 ";
 
+/// The timeline of the empty script, shown while the learner's text has an error.
+fn empty_timeline() -> Timeline {
+    match Timeline::build("", MAX_STEPS) {
+        Ok(t) => t,
+        // Not `expect`: that would print the error with `Debug`, whose code the page
+        // otherwise does without.
+        Err(_) => unreachable!("an empty script runs"),
+    }
+}
+
 impl State {
     /// A state showing `text` at step 0.
     pub fn new(lang: Lang, lesson: Option<String>, text: &str, done: BTreeSet<String>) -> State {
         let (timeline, error) = match Timeline::build(text, MAX_STEPS) {
             Ok(t) => (t, None),
             // The learner's text stays in the editor; the map shows an empty machine.
-            Err(e) => (
-                Timeline::build("", MAX_STEPS).expect("an empty script runs"),
-                Some(e),
-            ),
+            Err(e) => (empty_timeline(), Some(e)),
         };
         let frame = timeline.frame_at(0);
         State {
@@ -231,7 +238,7 @@ impl State {
         self.run_text(text, 0);
         if self.error.is_some() {
             // Nothing of the previous script may stay on screen.
-            let empty = Timeline::build("", MAX_STEPS).expect("an empty script runs");
+            let empty = empty_timeline();
             self.frame = Rc::new(empty.frame_at(0));
             self.timeline = Rc::new(empty);
         }

@@ -11,8 +11,9 @@ use crate::sh::{bail, Error, Result, Sh};
 pub const TRUNK_VERSION: &str = "0.21.14";
 
 // wasm-opt is deliberately absent: Debian's binaryen (108) and the crates.io `wasm-opt`
-// (116) cannot parse what Rust 1.95 emits (`table.fill`); npm's `binaryen` 132 can. Until
-// the size work adds it, index.html builds with `data-wasm-opt="0"`.
+// (116) cannot parse what Rust 1.95 emits (`table.fill`); npm's `binaryen` 132 can, but
+// gains at most 2 KB gzipped on the site's wasm (docs/performance.md, Web), so index.html
+// builds with `data-wasm-opt="0"`.
 
 /// What `rust-toolchain.toml` pins.
 #[derive(Debug)]

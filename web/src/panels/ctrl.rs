@@ -13,8 +13,8 @@ pub fn view(m: &CtrlModel, env: &Env) -> Html {
                 { figure(env.t("ctrl_max"), bytes(m.max_size)) }
                 { figure(env.t("asked"), bytes(asked)) }
                 { figure(env.t("given"), bytes(given)) }
-                { figure(env.t("wasted"), format!("{} ({:.1}%)", bytes(given - asked.min(given)),
-                    pct((given - asked.min(given)) as u64, given as u64))) }
+                { figure(env.t("wasted"), format!("{} ({}%)", bytes(given - asked.min(given)),
+                    crate::num::fixed(pct((given - asked.min(given)) as u64, given as u64), 1))) }
             </dl>
             <table class="mp-table">
                 <tr>

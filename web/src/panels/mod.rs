@@ -4,7 +4,7 @@
 //! also wires the buttons and inputs to a callback: the out-of-memory dialog's Stop /
 //! Yes / No / Back, the page-table walk's address, and clicks on addresses. The app turns a
 //! [`PanelAction`] into a script line. Every label comes from [`label`], in English or
-//! Chinese. Styling: [`CSS`] (every class is prefixed `mp-`).
+//! Chinese. Styling: web/panels.css (every class is prefixed `mp-`).
 
 pub mod model;
 
@@ -215,9 +215,9 @@ pub fn bytes64(n: u64) -> String {
     if n < 10 * 1024 {
         format!("{n} B")
     } else if n < 10 * 1024 * 1024 {
-        format!("{:.1} KiB", n as f64 / 1024.0)
+        format!("{} KiB", crate::num::tenths(n, 10))
     } else {
-        format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+        format!("{} MiB", crate::num::tenths(n, 20))
     }
 }
 
@@ -243,7 +243,7 @@ fn bar(segments: &[(f64, &'static str)], title: String) -> Html {
     html! {
         <div class="mp-bar" title={title}>
             { for segments.iter().map(|&(w, class)| html! {
-                <span class={classes!("mp-seg", class)} style={format!("width:{w:.2}%")}></span>
+                <span class={classes!("mp-seg", class)} style={format!("width:{}%", crate::num::fixed(w, 2))}></span>
             }) }
         </div>
     }
@@ -665,66 +665,10 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("chart_zoom", "shown", "显示范围"),
 ];
 
-/// Every class the panels use, to add to the page once.
-pub const CSS: &str = r#"
-.mp-panels { display: grid; grid-template-columns: repeat(auto-fill, minmax(22rem, 1fr)); gap: 0.9rem; margin: 1rem 0; }
-.mp-panel { background: white; border: 1px solid var(--line, #d8dce4); border-radius: 6px; padding: 0.6rem 0.8rem; font-size: 0.85rem; min-width: 0; overflow-x: auto; }
-.mp-panel.mp-tasks { grid-column: 1 / -1; }
-.mp-panel h3 { margin: 0 0 0.4rem; font-size: 0.95rem; display: flex; gap: 0.4rem; align-items: baseline; }
-.mp-panel h4 { margin: 0.6rem 0 0.25rem; font-size: 0.82rem; color: var(--muted, #5b6475); font-weight: 600; }
-.mp-kind { font-weight: 600; }
-.mp-error { color: var(--guard, #d9534f); font-weight: 600; }
-.mp-note { color: var(--muted, #5b6475); margin: 0.2rem 0; }
-.mp-stats { display: flex; flex-wrap: wrap; gap: 0.15rem 0.9rem; margin: 0 0 0.4rem; }
-.mp-figure { display: flex; gap: 0.3rem; }
-.mp-figure dt { color: var(--muted, #5b6475); }
-.mp-figure dd { margin: 0; font-variant-numeric: tabular-nums; }
-.mp-table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-.mp-table th { text-align: left; font-weight: 600; color: var(--muted, #5b6475); border-bottom: 1px solid var(--line, #d8dce4); padding: 0.15rem 0.35rem; }
-.mp-table td { padding: 0.15rem 0.35rem; border-bottom: 1px solid #eef1f7; vertical-align: top; }
-.mp-table td.mp-num { text-align: right; }
-.mp-bar { display: flex; height: 0.7rem; min-width: 6rem; background: var(--free, #e6e9ef); border-radius: 2px; overflow: hidden; }
-.mp-seg { display: block; height: 100%; }
-.mp-seg.mp-used { background: var(--payload, #3fa66b); }
-.mp-seg.mp-waste { background: var(--padding, #e3b341); }
-.mp-seg.mp-meta { background: var(--header, #5b7bd5); }
-.mp-seg.mp-alert { background: var(--guard, #d9534f); }
-.mp-addr { font-size: 0.8rem; }
-.mp-click { cursor: pointer; text-decoration: underline dotted; }
-.mp-click:hover { background: #eef1f7; }
-.mp-size { color: var(--muted, #5b6475); margin-left: 0.25rem; font-size: 0.78rem; }
-.mp-more { color: var(--muted, #5b6475); font-style: italic; }
-.mp-chain { list-style: none; display: flex; flex-wrap: wrap; gap: 0.2rem 0; padding: 0; margin: 0.2rem 0; }
-.mp-chain li { display: inline-flex; align-items: baseline; }
-.mp-chain li + li::before { content: "→"; margin: 0 0.3rem; color: var(--muted, #5b6475); }
-.mp-chain .mp-end { color: var(--muted, #5b6475); font-style: italic; }
-.mp-chain .mp-rover { outline: 2px solid var(--padding, #e3b341); border-radius: 2px; }
-.mp-badge { display: inline-block; padding: 0 0.35rem; border-radius: 3px; background: #eef1f7; font-size: 0.75rem; margin-left: 0.3rem; }
-.mp-badge.mp-alert { background: #fdecea; color: #7a1f1c; }
-.mp-grid { border-collapse: collapse; font-size: 0.7rem; }
-.mp-grid td, .mp-grid th { border: 1px solid var(--line, #d8dce4); width: 1.1rem; height: 1.1rem; text-align: center; padding: 0; }
-.mp-grid th { color: var(--muted, #5b6475); font-weight: 400; }
-.mp-grid td.mp-on { background: var(--payload, #3fa66b); color: white; }
-.mp-grid td.mp-odd { background: var(--guard, #d9534f); color: white; }
-.mp-grid th.mp-on { background: var(--header, #5b7bd5); color: white; }
-.mp-dialog { border: 2px solid var(--ink, #1d2330); border-radius: 8px; padding: 0.5rem 0.7rem; margin: 0.5rem 0; background: #fbfbfd; max-width: 20rem; }
-.mp-dialog h4 { margin: 0 0 0.3rem; color: var(--ink, #1d2330); }
-.mp-dialog ul { list-style: none; padding: 0; margin: 0.3rem 0; }
-.mp-dialog li { display: flex; justify-content: space-between; gap: 0.5rem; align-items: center; padding: 0.15rem 0; }
-.mp-progress { height: 0.5rem; background: var(--free, #e6e9ef); border-radius: 3px; overflow: hidden; position: relative; }
-.mp-progress span { position: absolute; top: 0; bottom: 0; width: 30%; background: var(--header, #5b7bd5); animation: mp-slide 1.2s linear infinite; }
-@keyframes mp-slide { from { left: -30%; } to { left: 100%; } }
-.mp-stack { list-style: none; padding: 0; margin: 0.2rem 0; }
-.mp-stack > li { border: 1px solid var(--line, #d8dce4); border-radius: 4px; padding: 0.25rem 0.45rem; margin: 0 0 0.15rem; background: #f7f8fa; }
-.mp-stack > li.mp-base { background: #eef1f7; }
-.mp-stack .mp-stats { margin: 0.1rem 0 0; }
-.mp-walk form { display: flex; gap: 0.4rem; align-items: center; flex-wrap: wrap; margin: 0.3rem 0; }
-.mp-walk input { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.85rem; padding: 0.15rem 0.35rem; width: 10rem; }
-.mp-walk ol { margin: 0.3rem 0; padding-left: 1.3rem; }
-.mp-walk .mp-ok { color: var(--payload, #3fa66b); font-weight: 600; }
-.mp-msgs { list-style: none; padding: 0; margin: 0; display: flex; flex-wrap: wrap; gap: 0.2rem; }
-.mp-msgs li { background: #eef1f7; border-radius: 3px; padding: 0 0.3rem; font-size: 0.75rem; }
-"#;
+/// Every class the panels use has a rule in web/panels.css (or web/charts.css), which
+/// index.html links; the test below checks.
+#[cfg(test)]
+const CSS: &str = include_str!("../../panels.css");
 
 #[cfg(test)]
 mod tests {
@@ -825,7 +769,7 @@ mod tests {
                 }
                 let rule = format!(".{class}");
                 assert!(
-                    CSS.contains(&rule) || crate::charts::CSS.contains(&rule),
+                    CSS.contains(&rule) || include_str!("../../charts.css").contains(&rule),
                     "class {class} has no rule in CSS"
                 );
             }

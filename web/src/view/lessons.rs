@@ -1,5 +1,6 @@
-//! The lesson list with progress marks, and the open lesson's text.
+//! The lesson list with progress marks, and the open lesson's text (fetched on demand).
 
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
@@ -7,7 +8,7 @@ use web_sys::{Element, HtmlElement};
 use yew::prelude::*;
 
 use crate::i18n::Lang;
-use crate::lessons::{self, Entry};
+use crate::lessons::{self, Entry, PageLoad};
 use crate::state::Action;
 
 #[derive(Properties, PartialEq)]
@@ -72,15 +73,45 @@ pub struct LessonTextProps {
     pub on_action: Callback<Action>,
 }
 
-/// The lesson's Markdown. A click on a `#step-N` link shows step N; a click on a script
-/// block opens it in the editor.
+/// The lesson's text, fetched when the lesson opens (see [`lessons::load_page`]). A click
+/// on a `#step-N` link shows step N; a click on a script block opens it in the editor.
 #[function_component(LessonText)]
 pub fn lesson_text(props: &LessonTextProps) -> Html {
     let t = props.lang.text();
-    let Some(entry) = lessons::find(&props.id) else {
+    let entry = lessons::find(&props.id);
+    let url = entry.map(|e| e.get(props.lang).page);
+    // The page, with the address it is for (the component stays when the lesson changes).
+    let load = use_state(|| None::<(&'static str, PageLoad)>);
+    let retries = use_state(|| 0u32);
+    {
+        let load = load.clone();
+        use_effect_with((url, *retries), move |&(url, _)| {
+            let alive = Rc::new(Cell::new(true));
+            if let Some(url) = url {
+                let ready = matches!(&*load, Some((u, PageLoad::Ready(_))) if *u == url);
+                if !ready {
+                    if lessons::cached(url).is_none() {
+                        load.set(Some((url, PageLoad::Loading)));
+                    }
+                    let alive = alive.clone();
+                    lessons::load_page(url, move |page| {
+                        if alive.get() {
+                            load.set(Some((url, page)));
+                        }
+                    });
+                }
+            }
+            move || alive.set(false)
+        });
+    }
+    let (Some(entry), Some(url)) = (entry, url) else {
         return html! {};
     };
     let lesson = entry.get(props.lang);
+    let page = match &*load {
+        Some((u, page)) if *u == url => page.clone(),
+        _ => lessons::cached(url).map_or(PageLoad::Loading, PageLoad::Ready),
+    };
     let onclick = {
         let on_action = props.on_action.clone();
         Callback::from(move |e: MouseEvent| {
@@ -106,16 +137,44 @@ pub fn lesson_text(props: &LessonTextProps) -> Html {
         let on_action = props.on_action.clone();
         Callback::from(move |_: MouseEvent| on_action.emit(Action::ResetScript))
     };
+    let body = match &page {
+        PageLoad::Ready(page) => html! {
+            <div class="prose" data-testid="prose" {onclick}>
+                { Html::from_html_unchecked(page.body.clone()) }
+            </div>
+        },
+        PageLoad::Loading => html! {
+            <p class="prose loading" data-testid="prose-loading">{ t.lesson_loading }</p>
+        },
+        PageLoad::Failed(why) => {
+            let retry = {
+                let retries = retries.clone();
+                Callback::from(move |_: MouseEvent| retries.set(*retries + 1))
+            };
+            html! {
+                <p class="prose failed" data-testid="prose-failed" role="alert">
+                    { t.lesson_failed }{ " (" }{ why }{ "). " }
+                    <button onclick={retry}>{ t.retry }</button>
+                </p>
+            }
+        }
+    };
     let exercises = lesson.exercises.iter().enumerate().map(|(i, ex)| {
         let open = {
             let on_action = props.on_action.clone();
             let starter = ex.starter.to_string();
             Callback::from(move |_: MouseEvent| on_action.emit(Action::Edit(starter.clone())))
         };
+        let prompt = match &page {
+            PageLoad::Ready(page) => page.prompts.get(i).cloned(),
+            _ => None,
+        };
         html! {
             <section class="exercise" data-testid={format!("exercise-{}", i + 1)}>
                 <h3>{ ex.title }</h3>
-                <div class="prose">{ Html::from_html_unchecked(AttrValue::Static(ex.prompt_html)) }</div>
+                if let Some(prompt) = prompt {
+                    <div class="prose">{ Html::from_html_unchecked(prompt) }</div>
+                }
                 <button onclick={open}>{ t.open_exercise }</button>
             </section>
         }
@@ -134,7 +193,7 @@ pub fn lesson_text(props: &LessonTextProps) -> Html {
                     </button>
                 </div>
             </header>
-            <div class="prose" {onclick}>{ Html::from_html_unchecked(AttrValue::Static(lesson.body_html)) }</div>
+            { body }
             if !lesson.exercises.is_empty() {
                 <div class="exercises">{ for exercises }</div>
             }

@@ -92,7 +92,7 @@ fn band_view(band: &Band, props: &MemMapProps) -> Html {
             if band.rects.is_empty() {
                 <span class="band-empty">{ t.no_pool }</span>
             }
-            <svg viewBox={format!("0 0 {WIDTH} {HEIGHT}")} preserveAspectRatio="none" role="img"
+            <svg viewBox={format!("0 0 {} {}", crate::num::short(WIDTH), crate::num::short(HEIGHT))} preserveAspectRatio="none" role="img"
                  aria-label={format!("{} {:#010x}", band.name, band.base)}>
                 <rect class="span unmapped" x="0" y="0" width={fmt(WIDTH)} height={fmt(HEIGHT)} />
                 { for rects }
@@ -160,12 +160,9 @@ fn title(r: &Rect) -> String {
     text
 }
 
-/// `v` with three decimals, without the float formatting machinery (it is large in wasm).
+/// `v` with three decimals, without the float formatting machinery (see [`crate::num`]).
 pub fn fmt(v: f64) -> String {
-    let milli = (v * 1000.0).round() as i64;
-    let sign = if milli < 0 { "-" } else { "" };
-    let milli = milli.unsigned_abs();
-    format!("{sign}{}.{:03}", milli / 1000, milli % 1000)
+    crate::num::fixed(v, 3)
 }
 
 pub fn size_text(size: u32) -> String {
